@@ -1,0 +1,153 @@
+"""The `rosc` command line: generate, load, query metrics and serve the dashboard.
+
+Each command is a thin shell over the same functions a notebook imports, so the command line,
+the notebooks and the dashboard give the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from pipelines.warehouse import DEFAULT_DB
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+
+
+def _iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rosc-outcomes")
+def main() -> None:
+    """ROSC outcomes analytics: validate and load extracts, compute metrics, serve the dashboard."""
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the extract into (created if missing).")
+@click.option("--people", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--seed", type=int, default=20260331, show_default=True)
+@click.option("--as-of", "as_of", callback=_iso_date, help="Extract date (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+def generate(out_dir: Path, people: int, seed: int, as_of: date | None, fmt: str) -> None:
+    """Write a synthetic extract that looks like a real local system (same seed, same files)."""
+    from pipelines.generate import generate_extract
+
+    counts = generate_extract(out_dir, people=people, seed=seed, as_of=as_of, fmt=fmt)
+    for table, rows in counts.items():
+        click.echo(f"{table:<12} {rows:>10,} rows")
+    click.echo(f"wrote {fmt} extract to {out_dir}")
+
+
+@main.command()
+@click.argument("dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--strict", is_flag=True, help="Refuse the whole load if any row breaks a rule.")
+@click.option("--as-of", "as_of", callback=_iso_date,
+              help="Extract date; default: the extract's extract.json, else today.")
+@click.option("--force", is_flag=True, help="Load again even if this exact extract was loaded before.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def load(dirs: tuple[Path, ...], db: Path, strict: bool, as_of: date | None, force: bool, quiet: bool) -> None:
+    """Validate extract folder(s) DIRS and load them into the DuckDB warehouse in one atomic step."""
+    from pipelines.extract import ExtractError
+    from pipelines.load import LoadRefused, load_extracts
+
+    try:
+        result = load_extracts(list(dirs), db, strict=strict, quiet=quiet, as_of=as_of, force=force)
+    except (ExtractError, LoadRefused) as error:
+        click.echo(f"error: {error}", err=True)
+        click.echo("nothing was loaded; the warehouse is unchanged.", err=True)
+        sys.exit(2)
+    if not quiet:
+        click.echo(result.summary())
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_metrics", is_flag=True, help="List the metrics with a one-line definition.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--from", "start", callback=_iso_date, help="First day of the period (YYYY-MM-DD).")
+@click.option("--to", "end", callback=_iso_date, help="Last day of the period (YYYY-MM-DD).")
+@click.option("--as-of", "as_of", callback=_iso_date, help="Extract date; default: latest date in the warehouse.")
+@click.option("--by", default="", help="Breakdown dimensions, comma-separated (e.g. programme,quarter).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--no-suppress", is_flag=True, help="Show counts of 1-4 (for analysts with record-level access).")
+def metric(name: str | None, list_metrics: bool, db: Path, start: date | None, end: date | None,
+           as_of: date | None, by: str, fmt: str, no_suppress: bool) -> None:
+    """Print metric NAME for a period, as CSV (default) or JSON."""
+    from pipelines.metrics import available_metrics, compute_metric
+    from pipelines.warehouse import WarehouseNotFound, open_warehouse
+
+    if list_metrics:
+        for spec in available_metrics():
+            click.echo(f"{spec.id:<30} {spec.definition}")
+        return
+    if not name:
+        raise click.UsageError("give a metric NAME, or --list to see them")
+    if start is None or end is None:
+        raise click.UsageError("--from and --to are required")
+    breakdown = [d.strip() for d in by.split(",") if d.strip()]
+    try:
+        warehouse = open_warehouse(db)
+    except WarehouseNotFound as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        table = compute_metric(warehouse, name, start, end, as_of=as_of, by=breakdown,
+                               suppress=not no_suppress)
+    except (KeyError, ValueError) as error:
+        raise click.ClickException(str(error.args[0] if error.args else error)) from None
+    finally:
+        warehouse.close()
+    if fmt == "csv":
+        click.echo(table.to_csv(index=False), nl=False)
+    else:
+        click.echo(json.dumps(json.loads(table.to_json(orient="records", date_format="iso")), indent=2))
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8050, show_default=True)
+@click.option("--debug", is_flag=True, help="Dash debug mode (reloader and error pop-ups).")
+def serve(db: Path, host: str, port: int, debug: bool) -> None:
+    """Serve the dashboard, reading the warehouse read-only."""
+    from dashboard.app import create_app
+    from pipelines.warehouse import WarehouseNotFound
+
+    try:
+        app = create_app(db)
+    except WarehouseNotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"dashboard on http://{host}:{port}  (warehouse {db}, Ctrl-C to stop)")
+    app.run(host=host, port=port, debug=debug)
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--extract", "extract_dir", type=click.Path(file_okay=False, path_type=Path), default=SAMPLE_DIR,
+              show_default=True, help="Extract to load (the committed sample by default).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8050, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, db: Path, extract_dir: Path, host: str, port: int) -> None:
+    """Load the sample extract (a no-op if already loaded) and serve the dashboard."""
+    if not (extract_dir / "extract.json").exists():
+        raise click.ClickException(f"{extract_dir}: no extract here; make one with `rosc generate --out DIR`")
+    ctx.invoke(load, dirs=(extract_dir,), db=db, strict=False, as_of=None, force=False, quiet=False)
+    ctx.invoke(serve, db=db, host=host, port=port, debug=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,104 @@
+"""The one door to the DuckDB warehouse.
+
+Every reader (the dashboard, notebooks, the `rosc metric` command) opens the warehouse through
+`open_warehouse`, which connects read-only. The loader is the only writer, and it never writes the
+live file in place: it builds the new state in a sibling file and swaps it in with an atomic rename
+(see `pipelines.load`). A reader notices the swap by the file's identity and reconnects, so an open
+dashboard keeps answering during a load and sees the new data after it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_DB = Path("rosc.duckdb")
+
+#: Tables every loaded warehouse holds, besides the contract tables.
+LOAD_HISTORY_TABLE = "load_history"
+QUARANTINE_TABLE = "quarantine"
+
+
+class WarehouseNotFound(FileNotFoundError):
+    """The warehouse file does not exist (nothing has been loaded yet)."""
+
+
+def connect(path: str | os.PathLike[str], *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection to the warehouse file (read-only unless asked otherwise)."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseNotFound(
+            f"{path}: no warehouse here yet; load an extract first with `rosc load DIR --db {path}`"
+        )
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def _file_identity(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass
+class Warehouse:
+    """A read-only handle on a warehouse file, reconnecting when a load swaps in a new file.
+
+    DuckDB connections are not safe to share between threads, so each thread (a Dash worker
+    thread, a notebook) gets its own cursor on the shared read-only connection.
+    """
+
+    path: Path
+    _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    _identity: tuple[int, int, int] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            identity = _file_identity(self.path) if self.path.exists() else None
+            if self._con is None or identity != self._identity:
+                if self._con is not None:
+                    self._con.close()
+                self._con = connect(self.path, read_only=True)
+                self._identity = identity
+                self._local = threading.local()
+            return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for the calling thread on the current warehouse file."""
+        con = self._connection()
+        cur = getattr(self._local, "cursor", None)
+        if cur is None or getattr(self._local, "owner", None) is not con:
+            cur = con.cursor()
+            self._local.cursor = cur
+            self._local.owner = con
+        return cur
+
+    def sql(self, query: str, params: list | dict | None = None):
+        """Run a parameterised query and return a pandas DataFrame."""
+        return self.cursor().execute(query, params or []).df()
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_warehouse(path: str | os.PathLike[str] = DEFAULT_DB) -> Warehouse:
+    """Open the warehouse read-only, e.g. ``warehouse = open_warehouse("rosc.duckdb")``."""
+    warehouse = Warehouse(Path(path))
+    warehouse.cursor()  # fail now, with a clear message, if the file is missing
+    return warehouse
