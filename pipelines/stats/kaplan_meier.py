@@ -1,0 +1,151 @@
+"""Kaplan–Meier survival estimates with a log(−log) Greenwood band.
+
+Used for the time-to-event metrics of METRICS.md ("Time to event"): `time_in_treatment` and
+`time_to_representation`. The record-level form (`kaplan_meier`) and the aggregated form
+(`kaplan_meier_from_counts`, fed by a DuckDB ``GROUP BY t``) share one implementation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pipelines.stats.wilson import Z95
+
+KM_COLUMNS = ["t", "n_at_risk", "events", "censored", "survival", "ci_low", "ci_high"]
+"""Columns of every Kaplan–Meier table, in order."""
+
+_MEDIAN_TOLERANCE = 1e-12
+
+
+def kaplan_meier_from_counts(table: pd.DataFrame, z: float = Z95) -> pd.DataFrame:
+    """Kaplan–Meier estimate from counts of events and censorings per time.
+
+    ``table`` has columns ``t`` (time, e.g. days), ``events`` and ``censored`` (counts at that time), as a
+    ``GROUP BY t`` produces. Duplicate times are summed; times with no events and no censorings are
+    dropped. Returns one row per distinct observed time, ascending, with columns
+    ``t, n_at_risk, events, censored, survival, ci_low, ci_high``.
+
+    Definition (Kaplan & Meier 1958): n_t = number whose time is ≥ t (a reverse cumulative sum of
+    events + censored), d_t = events at t, and S(t) = S(t−) × (1 − d_t / n_t), so censorings at t are
+    still at risk for events at t.
+
+    Band (Kalbfleisch & Prentice 2002, §1.4; the default "exponential Greenwood" band of lifelines'
+    ``KaplanMeierFitter``): with Greenwood's (1926) sum V(t) = Σ_{t_i ≤ t} d_i / (n_i (n_i − d_i)) and
+    σ(t) = sqrt(V(t)) / |log S(t)|, the bounds are exp(−exp(log(−log S(t)) ± z σ(t))), i.e.
+    ``ci_low = S^exp(z σ)`` and ``ci_high = S^exp(−z σ)``.
+
+    Edges: where S(t) = 1 (before the first event) the band is (1, 1); where S(t) = 0 (everyone left at
+    risk had the event) the log(−log) band is undefined and both bounds are NaN.
+    """
+    missing = {"t", "events", "censored"} - set(table.columns)
+    if missing:
+        raise ValueError(f"count table lacks columns {sorted(missing)}")
+    counts = table[["t", "events", "censored"]]
+    if counts["t"].isna().any():
+        raise ValueError("times must not be missing")
+    if (counts[["events", "censored"]] < 0).any().any():
+        raise ValueError("event and censoring counts must be non-negative")
+    if (counts["t"] < 0).any():
+        raise ValueError("times must be non-negative")
+
+    counts = (
+        counts.groupby("t", sort=True, as_index=False)[["events", "censored"]]
+        .sum()
+        .astype({"events": "int64", "censored": "int64"})
+    )
+    counts = counts[(counts["events"] + counts["censored"]) > 0].reset_index(drop=True)
+
+    events = counts["events"].to_numpy(dtype=float)
+    leaving = (counts["events"] + counts["censored"]).to_numpy(dtype=np.int64)
+    at_risk = leaving[::-1].cumsum()[::-1]
+    n = at_risk.astype(float)
+
+    survival = np.cumprod(1.0 - events / n) if len(n) else np.empty(0)
+    survival = np.clip(survival, 0.0, 1.0)
+
+    # Greenwood terms are undefined where d = n; S is 0 from there on and the band is NaN anyway.
+    has_room = n > events
+    greenwood_terms = np.divide(events, n * (n - events), out=np.zeros_like(n), where=has_room)
+    greenwood = np.cumsum(greenwood_terms)
+
+    ci_low = np.full_like(survival, np.nan)
+    ci_high = np.full_like(survival, np.nan)
+    ci_low[survival == 1.0] = 1.0
+    ci_high[survival == 1.0] = 1.0
+    interior = (survival > 0.0) & (survival < 1.0)
+    log_s = np.log(survival[interior])
+    sigma = np.sqrt(greenwood[interior]) / np.abs(log_s)
+    # S ** exp(±zσ) equals exp(−exp(log(−log S) ± zσ)).
+    ci_low[interior] = np.exp(log_s * np.exp(z * sigma))
+    ci_high[interior] = np.exp(log_s * np.exp(-z * sigma))
+
+    return pd.DataFrame(
+        {
+            "t": counts["t"].to_numpy(),
+            "n_at_risk": at_risk.astype("int64"),
+            "events": counts["events"].to_numpy(dtype="int64"),
+            "censored": counts["censored"].to_numpy(dtype="int64"),
+            "survival": survival,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+        },
+        columns=KM_COLUMNS,
+    )
+
+
+def kaplan_meier(times: npt.ArrayLike, events: npt.ArrayLike, z: float = Z95) -> pd.DataFrame:
+    """Kaplan–Meier estimate from one time and one event flag per subject.
+
+    ``times`` are follow-up times (e.g. days from start to discharge, or to ``as_of`` when open);
+    ``events`` are true (or 1) where the time ends in the event and false (0) where it is censored.
+    Counts events and censorings per distinct time and calls `kaplan_meier_from_counts`, which holds the
+    definition (Kaplan & Meier 1958; Greenwood 1926; Kalbfleisch & Prentice log(−log) band).
+    """
+    time_values = np.asarray(times, dtype=float)
+    event_values = np.asarray(events)
+    if time_values.shape != event_values.shape or time_values.ndim != 1:
+        raise ValueError("times and events must be one-dimensional and of the same length")
+    if pd.isna(event_values).any():
+        raise ValueError("event flags must not be missing")
+    event_flags = event_values.astype(bool)
+    counts = pd.DataFrame(
+        {
+            "t": np.asarray(times),
+            "events": event_flags.astype("int64"),
+            "censored": (~event_flags).astype("int64"),
+        }
+    )
+    return kaplan_meier_from_counts(counts, z=z)
+
+
+def median_survival(km_table: pd.DataFrame) -> float | None:
+    """Median time to event: the smallest t with S(t) ≤ 0.5 (METRICS.md, "Time to event").
+
+    Returns None when the curve never reaches one half ("not reached"). A survival within 1e-12 of 0.5
+    counts as reaching it, so floating-point rounding of an exact half does not move the median.
+    """
+    reached = km_table["survival"].to_numpy(dtype=float) <= 0.5 + _MEDIAN_TOLERANCE
+    if not reached.any():
+        return None
+    return float(km_table["t"].to_numpy()[np.argmax(reached)])
+
+
+def survival_at(km_table: pd.DataFrame, t: npt.ArrayLike) -> float | np.ndarray:
+    """Survival S(t) read off the Kaplan–Meier step function.
+
+    S(t) is the survival of the last row whose time is ≤ t (the curve is right-continuous), and 1.0
+    before the first row. Scalar ``t`` gives a float, array-like ``t`` an array; a missing t gives NaN.
+    """
+    times = km_table["t"].to_numpy(dtype=float)
+    survival = km_table["survival"].to_numpy(dtype=float)
+    query = np.asarray(t, dtype=float)
+    position = np.searchsorted(times, np.nan_to_num(query, nan=-math.inf), side="right") - 1
+    values = np.where(position >= 0, survival[np.clip(position, 0, None)] if len(survival) else 1.0, 1.0)
+    values = np.where(np.isnan(query), np.nan, values)
+    if np.ndim(t) == 0:
+        return float(values)
+    return values
