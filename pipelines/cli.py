@@ -87,12 +87,12 @@ def load(dirs: tuple[Path, ...], db: Path, strict: bool, as_of: date | None, for
 def metric(name: str | None, list_metrics: bool, db: Path, start: date | None, end: date | None,
            as_of: date | None, by: str, fmt: str, no_suppress: bool) -> None:
     """Print metric NAME for a period, as CSV (default) or JSON."""
-    from pipelines.metrics import available_metrics, compute_metric
+    from pipelines.metrics import available_metrics, compute_metric, describe_metric
     from pipelines.warehouse import WarehouseNotFound, open_warehouse
 
     if list_metrics:
-        for spec in available_metrics():
-            click.echo(f"{spec.id:<30} {spec.definition}")
+        for metric_id in available_metrics():
+            click.echo(f"{metric_id:<30} {describe_metric(metric_id)['definition']}")
         return
     if not name:
         raise click.UsageError("give a metric NAME, or --list to see them")

@@ -1,0 +1,95 @@
+"""Derived tables of the warehouse: the layered SQL models the metric layer reads.
+
+The loader calls `build_derived_tables` on its read-write connection at the end of every load, after
+the contract tables are in place and before the new file is swapped in. Each model is one SQL file under
+``pipelines/sql/`` (``staging/`` cleans one source, ``intermediate/`` holds the episode logic, ``marts/``
+holds the fact tables the metrics query); each file starts with a header comment naming its grain and
+what it defines, and holds one SELECT that is run as ``CREATE OR REPLACE TABLE <file stem> AS ...``.
+
+Code lists live in `pipelines.contract` and reach the SQL through a few ``{{placeholders}}``, so a
+discharge reason's outcome group or a substance's days column is written once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+import duckdb
+
+from pipelines.contract import SUBSTANCE_DAYS_COLUMN, TOP_DAYS, outcome_group_sql
+
+#: Models in build order: (layer, table name). A model only reads tables above it.
+MODELS: tuple[tuple[str, str], ...] = (
+    ("staging", "stg_programmes"),
+    ("staging", "stg_episodes"),
+    ("intermediate", "int_episode_next_referral"),
+    ("intermediate", "int_assessment_pairs"),
+    ("marts", "episode_facts"),
+    ("marts", "contact_facts"),
+    ("marts", "assessment_pair_facts"),
+    ("marts", "extract_dates"),
+)
+
+#: The tables build_derived_tables creates, in order.
+DERIVED_TABLES: tuple[str, ...] = tuple(name for _, name in MODELS)
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_:]+)\s*\}\}")
+
+
+def _substance_days_column_case() -> str:
+    whens = " ".join(
+        f"WHEN '{substance}' THEN '{column}'"
+        for substance, column in SUBSTANCE_DAYS_COLUMN.items()
+        if column is not None
+    )
+    return f"CASE primary_substance {whens} ELSE NULL END"
+
+
+def _substance_days_value_case() -> str:
+    whens = " ".join(f"WHEN '{column}' THEN a.{column}" for column in TOP_DAYS)
+    return f"CASE e.substance_days_column {whens} ELSE NULL END"
+
+
+def contract_placeholders() -> dict[str, str]:
+    """SQL fragments generated from the contract, by placeholder name."""
+    return {
+        "outcome_group_case": outcome_group_sql("e.discharge_reason"),
+        "substance_days_column_case": _substance_days_column_case(),
+        "substance_days_value_case": _substance_days_value_case(),
+    }
+
+
+def render(sql: str, values: dict[str, str]) -> str:
+    """Replace each ``{{name}}`` in ``sql`` with ``values[name]``; an unknown name is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"no value for SQL placeholder {{{{{name}}}}}")
+        return values[name]
+
+    return _PLACEHOLDER.sub(replace, sql)
+
+
+@cache
+def read_sql(*parts: str) -> str:
+    """The text of a packaged SQL file, e.g. ``read_sql("marts", "episode_facts.sql")``."""
+    return resources.files("pipelines").joinpath("sql", *parts).read_text(encoding="utf-8")
+
+
+def model_sql(layer: str, name: str) -> str:
+    """The SELECT of one model with the contract placeholders filled in."""
+    return render(read_sql(layer, f"{name}.sql"), contract_placeholders())
+
+
+def build_derived_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create (or replace) every derived table on a read-write connection; return their names in order.
+
+    Runs ``sql/macros.sql`` first, then each model of `MODELS` as ``CREATE OR REPLACE TABLE``.
+    """
+    con.execute(read_sql("macros.sql"))
+    for layer, name in MODELS:
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{model_sql(layer, name)}")
+    return list(DERIVED_TABLES)

@@ -1,0 +1,35 @@
+"""The metric layer: every metric of METRICS.md, defined once, for notebooks, the CLI and the dashboard.
+
+Entry points: `compute_metric` (a metric for a period, broken down and filtered, with intervals and
+disclosure control), `metric_series` (month by month, for XmR charts), `available_metrics` and
+`describe_metric`. ``Warehouse.metric(...)`` is `compute_metric` on an open warehouse.
+"""
+
+from pipelines.metrics.api import (
+    CONVENTIONS,
+    available_metrics,
+    compute_metric,
+    describe_metric,
+    dimension_labels,
+    extract_as_of,
+    metric_catalogue,
+    metric_series,
+    metric_sql,
+)
+from pipelines.metrics.registry import DIMENSIONS, METRICS, Metric, get_metric
+
+__all__ = [
+    "CONVENTIONS",
+    "DIMENSIONS",
+    "METRICS",
+    "Metric",
+    "available_metrics",
+    "compute_metric",
+    "describe_metric",
+    "dimension_labels",
+    "extract_as_of",
+    "get_metric",
+    "metric_catalogue",
+    "metric_series",
+    "metric_sql",
+]

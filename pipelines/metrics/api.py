@@ -1,0 +1,418 @@
+"""The metric API: one function per question, shared by notebooks, the command line and the dashboard.
+
+``compute_metric(warehouse, "retention_12wk", "2024-04-01", "2025-03-31", by=["programme", "quarter"])``
+returns a DataFrame of the breakdown columns then ``numerator, denominator, value, ci_low, ci_high,
+suppressed`` (Kaplan–Meier metrics return the survival table per group instead). Counts are aggregated in
+DuckDB; intervals and disclosure control are applied afterwards in numpy by `pipelines.stats`.
+
+Conventions where METRICS.md is silent are listed in `CONVENTIONS` (and the README).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipelines.metrics.query import build_metric_query, validate_breakdown, validate_filters
+from pipelines.metrics.registry import METRICS, Metric, get_metric
+from pipelines.stats import (
+    KM_COLUMNS,
+    Z95,
+    apply_suppression,
+    kaplan_meier_from_counts,
+    primary_suppress,
+    suppress_table,
+    wilson_interval,
+)
+
+DateLike = date | datetime | str | pd.Timestamp
+
+RESULT_COLUMNS = ["numerator", "denominator", "value", "ci_low", "ci_high", "suppressed"]
+KM_RESULT_COLUMNS = [*KM_COLUMNS, "suppressed"]
+
+CONVENTIONS = """\
+- Breakdown cells: each cell is the metric computed with the cell's values as filters. For people-based
+  metrics a person is counted once per cell (so a person in two programmes counts in both programme
+  rows, and the rows need not add up to the total); "latest successful discharge D" is the latest within
+  the cell. Filters restrict the records (episodes, contacts, pairs) before people are counted; the
+  re-presentation episode after D may be in any programme.
+- month/quarter labels are 'YYYY-MM' and 'YYYY-Qn' of the cohort date: start_date (retention, early exit,
+  waiting, abstinence, TOP changes, median wait, time in treatment), discharge_date (successful
+  completion), D (re-presentation, time to re-presentation), contact_date (peer contacts/minutes). For
+  in_treatment the cohort date is the first day of the period the person was in treatment,
+  greatest(start_date, from) of their earliest qualifying episode; for deaths_in_treatment and
+  completion_no_representation it is the death / latest successful discharge date for people in the
+  numerator, otherwise the in_treatment cohort date; for peer_reach the first attended peer contact
+  (numerator) or first attended contact.
+- Contacts: age_band from year(contact_date) − birth_year; substance_group of the linked episode, else of
+  the person's latest episode referred on or before the contact date, else 'unknown'.
+- Assessment pair: the episode's first start assessment and its latest review/exit assessment dated
+  strictly after it (ties: exit before review). A missing days value at the latest assessment counts as not
+  abstinent. TOP / BARC-10 changes use the same pairs without the substance condition, keeping pairs with
+  both scores recorded.
+- Continuous measures: numerator = sum of the values, denominator = number of records. Mean: normal
+  interval mean ± z·sd/√n (missing for n < 2). Median: distribution-free order-statistic interval
+  (Campbell & Gardner 1988, ranks round(n/2 − z√n/2) and round(1 + n/2 + z√n/2); missing when a rank
+  falls outside 1…n).
+- Time to event: discharges or referrals after as_of count as not yet happened (censored at as_of).
+- Disclosure control: a row is suppressed when its numerator, denominator or denominator − numerator is
+  1…threshold−1 (count metrics: the count; continuous: the number of records; peer_minutes_share: the
+  contacts behind the minutes). Breakdowns then get secondary suppression (stats.suppress_table) with the
+  overall total treated as published; with 3+ breakdown columns the table is treated as two-way (first
+  column × the rest combined). Kaplan–Meier rows with n_at_risk 1…threshold−1 are suppressed (all counts
+  and estimates blanked), which hides the tail of each curve and any group smaller than the threshold.
+"""
+
+
+def _as_date(value: DateLike, name: str) -> date:
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name}: {value!r} is not a date in YYYY-MM-DD form") from None
+    raise TypeError(f"{name} must be a date or an ISO date string, got {type(value).__name__}")
+
+
+def _cursor(source: object) -> duckdb.DuckDBPyConnection:
+    """A DuckDB cursor from a `Warehouse` or a DuckDB connection."""
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        return source
+    cursor = getattr(source, "cursor", None)
+    if callable(cursor):
+        return cursor()
+    raise TypeError("expected a Warehouse or a DuckDB connection")
+
+
+def extract_as_of(source: object) -> date:
+    """The default as_of: the latest date anywhere in the warehouse (table ``extract_dates``)."""
+    row = _cursor(source).execute("SELECT as_of FROM extract_dates").fetchone()
+    if row is None or row[0] is None:
+        raise ValueError("the warehouse holds no dates; load an extract first")
+    return row[0]
+
+
+def available_metrics() -> list[str]:
+    """Ids of every metric of METRICS.md, in the order of the spec."""
+    return list(METRICS)
+
+
+def describe_metric(name: str) -> dict[str, object]:
+    """id, label, kind, improvement ("up"/"down"/None), one-line definition, unit, grain and statistic."""
+    return get_metric(name).describe()
+
+
+def metric_catalogue() -> pd.DataFrame:
+    """Every metric's description as a table, one row per metric."""
+    return pd.DataFrame([m.describe() for m in METRICS.values()])
+
+
+def check_period(metric: Metric, start: date, end: date, as_of: date) -> None:
+    """Refuse a period the metric is not defined for."""
+    if start > end:
+        raise ValueError(f"the period starts ({start}) after it ends ({end})")
+    if metric.needs_follow_up_days and end + timedelta(days=metric.needs_follow_up_days) > as_of:
+        raise ValueError(
+            f"{metric.id} is only defined when to + {metric.needs_follow_up_days} days ≤ as_of: "
+            f"{end} + {metric.needs_follow_up_days} = {end + timedelta(days=metric.needs_follow_up_days)} "
+            f"is after as_of {as_of}; choose a period ending on or before "
+            f"{as_of - timedelta(days=metric.needs_follow_up_days)}"
+        )
+
+
+def metric_sql(
+    name: str, *, by: Iterable[str] | str | None = None, filters: Mapping[str, object] | None = None
+) -> str:
+    """The SQL text compute_metric runs for this metric, breakdown and filter dimensions (for reading)."""
+    filters = validate_filters(filters)
+    return build_metric_query(get_metric(name), validate_breakdown(by), tuple(filters)).sql
+
+
+def compute_metric(
+    source: object,
+    name: str,
+    start: DateLike,
+    end: DateLike,
+    *,
+    as_of: DateLike | None = None,
+    by: Iterable[str] | str | None = None,
+    filters: Mapping[str, object] | None = None,
+    suppress: bool = True,
+    threshold: int = 5,
+) -> pd.DataFrame:
+    """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
+
+    ``source`` is a `pipelines.warehouse.Warehouse` or a DuckDB connection to a warehouse. ``by`` lists
+    breakdown dimensions (programme, provider, area, setting, substance_group, sex, age_band, month,
+    quarter); ``filters`` maps a dimension to its allowed values. ``as_of`` defaults to the latest date
+    anywhere in the warehouse.
+
+    Returns the breakdown columns then ``numerator, denominator, value, ci_low, ci_high, suppressed``:
+    proportions with a 95% Wilson interval; counts with value = numerator = the count and no denominator;
+    continuous measures with numerator = sum of values, denominator = number of records and the interval
+    described in `CONVENTIONS`. Survival metrics return the breakdown columns then ``t, n_at_risk, events,
+    censored, survival, ci_low, ci_high, suppressed`` (Kaplan–Meier with a log(−log) Greenwood band).
+
+    With ``suppress`` (the default) small counts are suppressed for sharing: see `CONVENTIONS`.
+    """
+    metric = get_metric(name)
+    cursor = _cursor(source)
+    start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
+    as_of_date = extract_as_of(cursor) if as_of is None else _as_date(as_of, "as_of")
+    check_period(metric, start_date, end_date, as_of_date)
+    by_columns = validate_breakdown(by)
+    allowed = validate_filters(filters)
+
+    query = build_metric_query(metric, by_columns, tuple(allowed))
+    values: dict[str, object] = {
+        "period_start": start_date,
+        "period_end": end_date,
+        "as_of": as_of_date,
+        "z": Z95,
+        **{f"filter_{d}": v for d, v in allowed.items()},
+    }
+    counts = cursor.execute(query.sql, query.parameters(values)).df()
+    return finish_metric(metric, counts, list(by_columns), suppress=suppress, threshold=threshold)
+
+
+def finish_metric(
+    metric: Metric, counts: pd.DataFrame, by: list[str], *, suppress: bool = True, threshold: int = 5
+) -> pd.DataFrame:
+    """Turn the SQL counts into the published table: values, intervals and disclosure control."""
+    if metric.statistic == "kaplan_meier":
+        return _finish_survival(counts, by, suppress=suppress, threshold=threshold)
+    rows = len(counts)
+    missing = np.full(rows, np.nan)
+    if metric.statistic == "proportion":
+        numerator = counts["numerator"].to_numpy(dtype=float)
+        denominator = counts["denominator"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+        ci_low, ci_high = wilson_interval(numerator, denominator)
+        count_cols, pairs = list(metric.suppression_pair), [metric.suppression_pair]
+    elif metric.statistic == "count":
+        numerator = counts["numerator"].to_numpy(dtype=float)
+        denominator, value, ci_low, ci_high = missing, numerator, missing, missing
+        count_cols, pairs = ["numerator"], []
+    elif metric.statistic == "mean":
+        numerator = counts["numerator"].to_numpy(dtype=float)
+        denominator = counts["denominator"].to_numpy(dtype=float)
+        value = counts["value"].to_numpy(dtype=float)
+        sd = counts["sd"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = np.where(denominator >= 2, Z95 * sd / np.sqrt(np.maximum(denominator, 1)), np.nan)
+        ci_low, ci_high = value - half, value + half
+        count_cols, pairs = ["denominator"], []
+    else:  # median: the interval comes from the SQL's order statistics
+        numerator = missing
+        denominator = counts["denominator"].to_numpy(dtype=float)
+        value = counts["value"].to_numpy(dtype=float)
+        ci_low = counts["ci_low"].to_numpy(dtype=float)
+        ci_high = counts["ci_high"].to_numpy(dtype=float)
+        count_cols, pairs = ["denominator"], []
+
+    mask = (
+        suppression_mask(counts, by, count_cols, pairs, threshold) if suppress else np.zeros(rows, dtype=bool)
+    )
+    result = counts[by].reset_index(drop=True) if by else pd.DataFrame(index=pd.RangeIndex(rows))
+    values = {
+        "numerator": numerator,
+        "denominator": denominator,
+        "value": value,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+    }
+    result = pd.concat([result, pd.DataFrame(values)], axis=1)
+    result = apply_suppression(result, mask, list(values))
+    for column in ("numerator", "denominator"):
+        result[column] = pd.array(np.round(result[column].to_numpy(dtype=float)), dtype="Int64")
+    return result
+
+
+def suppression_mask(
+    table: pd.DataFrame,
+    by: list[str],
+    count_cols: list[str],
+    pairs: list[tuple[str, str]],
+    threshold: int,
+) -> np.ndarray:
+    """Primary suppression, plus secondary suppression across the breakdown (stats.suppress_table)."""
+    if not by or len(table) <= 1:
+        numerators = table[count_cols[0]].to_numpy(dtype=float)
+        denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None
+        return primary_suppress(numerators, denominators, threshold=threshold)
+    frame = table[count_cols].copy()
+    groups = list(by[:2])
+    for column in groups:
+        frame[column] = table[column].astype(str).to_numpy()
+    if len(by) > 2:
+        frame[by[1]] = table[by[1:]].astype(str).agg(" | ".join, axis=1)
+    mask = suppress_table(frame, count_cols, groups, pairs=pairs, threshold=threshold)
+    return mask.to_numpy(dtype=bool)
+
+
+def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Kaplan–Meier tables for every group of ``by`` at once, from counts sorted by (group, t).
+
+    The same estimator as `pipelines.stats.kaplan_meier_from_counts` (Kaplan & Meier 1958; Greenwood's
+    variance; log(−log) band), vectorised across groups with grouped cumulative sums so a breakdown into
+    a hundred groups costs one pass instead of a hundred calls. Without a breakdown the stats function is
+    called directly; tests check the two agree group by group. ``counts`` has one row per (group, t)
+    with events + censored > 0, as the metric SQL's GROUP BY gives.
+    """
+    if not by:
+        return kaplan_meier_from_counts(counts[["t", "events", "censored"]])
+    if len(counts) == 0:
+        return pd.DataFrame(columns=[*by, *KM_COLUMNS])
+    group = counts.groupby(by, sort=False, dropna=False).ngroup().to_numpy()
+    events = counts["events"].to_numpy(dtype=float)
+    leaving = (counts["events"] + counts["censored"]).to_numpy(dtype=np.int64)
+    reversed_group = pd.Series(leaving[::-1]).groupby(group[::-1], sort=False)
+    at_risk = reversed_group.cumsum().to_numpy()[::-1]
+    n = at_risk.astype(float)
+    factor = pd.Series(1.0 - events / n)
+    survival = np.clip(factor.groupby(group, sort=False).cumprod().to_numpy(), 0.0, 1.0)
+    has_room = n > events
+    terms = pd.Series(np.divide(events, n * (n - events), out=np.zeros_like(n), where=has_room))
+    greenwood = terms.groupby(group, sort=False).cumsum().to_numpy()
+
+    ci_low = np.full_like(survival, np.nan)
+    ci_high = np.full_like(survival, np.nan)
+    ci_low[survival == 1.0] = 1.0
+    ci_high[survival == 1.0] = 1.0
+    interior = (survival > 0.0) & (survival < 1.0)
+    log_s = np.log(survival[interior])
+    sigma = np.sqrt(greenwood[interior]) / np.abs(log_s)
+    ci_low[interior] = np.exp(log_s * np.exp(Z95 * sigma))
+    ci_high[interior] = np.exp(log_s * np.exp(-Z95 * sigma))
+
+    result = counts[by].reset_index(drop=True)
+    result["t"] = counts["t"].to_numpy()
+    result["n_at_risk"] = at_risk.astype("int64")
+    result["events"] = counts["events"].to_numpy(dtype="int64")
+    result["censored"] = counts["censored"].to_numpy(dtype="int64")
+    result["survival"] = survival
+    result["ci_low"] = ci_low
+    result["ci_high"] = ci_high
+    return result
+
+
+def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int) -> pd.DataFrame:
+    result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
+    result = result[[*by, *KM_COLUMNS]]
+    if suppress and len(result):
+        mask = primary_suppress(result["n_at_risk"].to_numpy(dtype=float), None, threshold=threshold)
+    else:
+        mask = np.zeros(len(result), dtype=bool)
+    result = apply_suppression(
+        result, mask, ["n_at_risk", "events", "censored", "survival", "ci_low", "ci_high"]
+    )
+    for column in ("n_at_risk", "events", "censored"):
+        result[column] = pd.array(np.round(result[column].to_numpy(dtype=float)), dtype="Int64")
+    return result
+
+
+def _month_windows(start: date, end: date) -> list[tuple[date, date]]:
+    windows = []
+    first = date(start.year, start.month, 1)
+    while first <= end:
+        last = date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
+        windows.append((max(first, start), min(last, end)))
+        first = last + timedelta(days=1)
+    return windows
+
+
+def metric_series(
+    source: object,
+    name: str,
+    start: DateLike,
+    end: DateLike,
+    *,
+    as_of: DateLike | None = None,
+    by: Iterable[str] | str | None = None,
+    filters: Mapping[str, object] | None = None,
+    suppress: bool = True,
+    threshold: int = 5,
+) -> pd.DataFrame:
+    """The metric month by month over [start, end], for XmR charts: a ``month`` column ('YYYY-MM') first.
+
+    Each month is the metric for that month as its own period. For episode, contact and assessment-pair
+    metrics this equals one query broken down by month. People-based metrics are computed month by month
+    (a person in treatment in three months counts in each), and for ``completion_no_representation`` only
+    months with 182 days of follow-up by as_of are returned. Without a further breakdown, months with no
+    records appear with zero counts. Survival metrics have no series.
+    """
+    metric = get_metric(name)
+    if metric.kind == "survival":
+        raise ValueError(f"{name} is a time-to-event metric; it has no monthly series")
+    cursor = _cursor(source)
+    start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
+    as_of_date = extract_as_of(cursor) if as_of is None else _as_date(as_of, "as_of")
+    by_columns = [c for c in validate_breakdown(by) if c not in ("month", "quarter")]
+    if len(by_columns) != len(validate_breakdown(by)):
+        raise ValueError("a monthly series cannot also be broken down by month or quarter")
+    options = dict(as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold)
+    windows = _month_windows(start_date, end_date)
+
+    if metric.grain == "person":
+        parts = []
+        for first, last in windows:
+            if (
+                metric.needs_follow_up_days
+                and last + timedelta(days=metric.needs_follow_up_days) > as_of_date
+            ):
+                continue
+            part = compute_metric(cursor, name, first, last, by=by_columns or None, **options)
+            part.insert(0, "month", first.strftime("%Y-%m"))
+            parts.append(part)
+        if not parts:
+            return pd.DataFrame(columns=["month", *by_columns, *RESULT_COLUMNS])
+        series = pd.concat(parts, ignore_index=True)
+    else:
+        check_period(metric, start_date, end_date, as_of_date)
+        series = compute_metric(cursor, name, start_date, end_date, by=["month", *by_columns], **options)
+
+    if not by_columns:
+        months = [first.strftime("%Y-%m") for first, last in windows]
+        if metric.needs_follow_up_days:
+            months = [m for m in months if m in set(series["month"])]
+        series = series.set_index("month").reindex(months).reset_index()
+        empty = series["suppressed"].isna().to_numpy()
+        if metric.statistic in ("proportion", "mean", "median"):
+            series.loc[empty, "denominator"] = 0
+        if metric.statistic in ("proportion", "count", "mean"):
+            series.loc[empty, "numerator"] = 0
+        if metric.statistic == "count":
+            series.loc[empty, "value"] = 0.0
+        series["suppressed"] = np.where(empty, False, series["suppressed"].to_numpy(dtype=object)).astype(
+            bool
+        )
+    return series.reset_index(drop=True)
+
+
+def dimension_labels(source: object, dimension: str) -> dict[str, str]:
+    """Display names of the codes of an id dimension (programme, provider, area); codes map to themselves
+    for the other dimensions."""
+    columns = {
+        "programme": ("programme_id", "programme_name"),
+        "provider": ("provider_id", "provider_name"),
+        "area": ("area_code", "area_name"),
+    }
+    if dimension not in columns:
+        validate_breakdown([dimension])
+        return {}
+    code, label = columns[dimension]
+    rows = (
+        _cursor(source).execute(f"SELECT DISTINCT {code}, {label} FROM stg_programmes ORDER BY 1").fetchall()
+    )
+    return {str(c): str(n) for c, n in rows}

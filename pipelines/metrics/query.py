@@ -1,0 +1,182 @@
+"""SQL for a metric: its template, parameterised by period, as_of, breakdown and filters.
+
+Each metric's units (episodes, people, contacts or assessment pairs, with a ``cohort_date`` and their
+numerator/denominator contributions, a value, or a time and event flag) are defined once in
+``pipelines/sql/metrics/<template>.sql``. This module wraps that template in one aggregation per kind of
+statistic: sums of numerator and denominator, a mean or median with its count, or event and censoring
+counts per time for Kaplan–Meier, grouped by the breakdown.
+
+Safety: breakdown and filter dimension names are checked against `DIMENSIONS` before they reach the SQL
+text; filter values only ever travel as DuckDB parameters (``$filter_<dimension>``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pipelines.derived import read_sql, render
+from pipelines.metrics.registry import (
+    DIMENSIONS,
+    STATIC_DIMENSIONS,
+    TIME_DIMENSIONS,
+    Metric,
+    get_metric,
+)
+
+#: SQL label of each time dimension, computed from a unit's cohort date.
+TIME_LABELS: dict[str, str] = {
+    "month": "strftime(cohort_date, '%Y-%m')",
+    "quarter": "CAST(year(cohort_date) AS VARCHAR) || '-Q' || CAST(quarter(cohort_date) AS VARCHAR)",
+}
+
+_FRAGMENT = re.compile(r"\{\{\s*fragment:([a-z_0-9]+)\s*\}\}")
+_PARAMETER = re.compile(r"\$([a-z_][a-z_0-9]*)")
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """A rendered metric query: the SQL text and the names of its breakdown columns."""
+
+    sql: str
+    group_columns: tuple[str, ...]
+
+    def parameters(self, values: Mapping[str, object]) -> dict[str, object]:
+        """The subset of ``values`` this query's text uses (DuckDB refuses unused named parameters)."""
+        used = set(_PARAMETER.findall(self.sql))
+        missing = used - set(values)
+        if missing:
+            raise KeyError(f"no value for SQL parameters {sorted(missing)}")
+        return {name: values[name] for name in used}
+
+
+def validate_breakdown(by: str | Iterable[str] | None) -> tuple[str, ...]:
+    """The breakdown as a tuple of known, distinct dimension names."""
+    if by is None:
+        return ()
+    columns = (by,) if isinstance(by, str) else tuple(by)
+    for column in columns:
+        if column not in DIMENSIONS:
+            raise ValueError(f"unknown breakdown dimension {column!r}; choose from {', '.join(DIMENSIONS)}")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"a breakdown dimension is repeated in {list(columns)}")
+    return columns
+
+
+def validate_filters(filters: Mapping[str, object] | None) -> dict[str, list[str]]:
+    """Filters as {dimension: [allowed values as strings]}, with dimension names checked.
+
+    A single value is taken as a one-value list; an empty list allows nothing.
+    """
+    if not filters:
+        return {}
+    checked: dict[str, list[str]] = {}
+    for dimension, values in filters.items():
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown filter dimension {dimension!r}; choose from {', '.join(DIMENSIONS)}")
+        if values is None:
+            continue
+        if isinstance(values, str) or not isinstance(values, Iterable):
+            values = [values]
+        checked[dimension] = [str(v) for v in values]
+    return checked
+
+
+def _filter_clause(dimensions: Sequence[str]) -> str:
+    return "".join(
+        f"\n  AND {dimension} IN (SELECT unnest($filter_{dimension}::VARCHAR[]))" for dimension in dimensions
+    )
+
+
+def units_sql(metric: Metric, static_by: Sequence[str], static_filters: Sequence[str]) -> str:
+    """The metric's units query with fragments, dims and filters filled in."""
+    text = read_sql("metrics", f"{metric.sql_template}.sql")
+    while (match := _FRAGMENT.search(text)) is not None:
+        fragment = read_sql("metrics", f"{match.group(1)}.sql")
+        text = text[: match.start()] + fragment + text[match.end() :]
+    values = {
+        "dims": "".join(f", {d}" for d in static_by),
+        "filters": _filter_clause(static_filters),
+        **metric.template_values,
+    }
+    return render(text, values)
+
+
+def build_metric_query(
+    metric: Metric, by: Sequence[str] = (), filter_dimensions: Sequence[str] = ()
+) -> MetricQuery:
+    """The full aggregation query of ``metric`` (see `_build_metric_query`), cached by its arguments."""
+    return _build_metric_query(metric.id, tuple(by), tuple(filter_dimensions))
+
+
+@lru_cache(maxsize=512)
+def _build_metric_query(
+    metric_id: str, by: tuple[str, ...], filter_dimensions: tuple[str, ...]
+) -> MetricQuery:
+    """The full aggregation query of ``metric`` for a breakdown and the dimensions being filtered.
+
+    Parameters of the returned SQL: ``$period_start``, ``$period_end``, ``$as_of``, ``$z`` (medians) and
+    ``$filter_<dimension>`` (a VARCHAR[] of allowed values) for each filtered dimension.
+    """
+    metric = get_metric(metric_id)
+    by = validate_breakdown(by)
+    for dimension in filter_dimensions:
+        if dimension not in DIMENSIONS:
+            raise ValueError(f"unknown filter dimension {dimension!r}")
+    static_by = [d for d in by if d in STATIC_DIMENSIONS]
+    static_filters = [d for d in filter_dimensions if d in STATIC_DIMENSIONS]
+    time_needed = [d for d in TIME_DIMENSIONS if d in by or d in filter_dimensions]
+    time_filters = [d for d in filter_dimensions if d in TIME_DIMENSIONS]
+
+    units = units_sql(metric, static_by, static_filters)
+    time_columns = "".join(f", {TIME_LABELS[d]} AS {d}" for d in time_needed)
+    source = f"(SELECT *{time_columns} FROM units) AS units" if time_needed else "units"
+    where = f"\nWHERE TRUE{_filter_clause(time_filters)}" if time_filters else ""
+    group_select = "".join(f"{d}, " for d in by)
+    group_by = f"\nGROUP BY {', '.join(by)}" if by else ""
+    order_by = f"\nORDER BY {', '.join(by)}" if by else ""
+
+    if metric.statistic in ("proportion", "count"):
+        sums = ",\n  ".join(f"coalesce(sum({c}), 0)::BIGINT AS {c}" for c in metric.sum_columns)
+        body = f"SELECT {group_select}\n  {sums}\nFROM {source}{where}{group_by}{order_by}"
+    elif metric.statistic == "mean":
+        body = (
+            f"SELECT {group_select}\n"
+            "  count(value)::BIGINT AS denominator,\n"
+            "  coalesce(sum(value), 0)::BIGINT AS numerator,\n"
+            "  avg(value)::DOUBLE AS value,\n"
+            "  stddev_samp(value)::DOUBLE AS sd\n"
+            f"FROM {source}{where}{group_by}{order_by}"
+        )
+    elif metric.statistic == "median":
+        # Distribution-free interval for the median (Campbell & Gardner 1988): the order statistics of
+        # ranks round(n/2 − z√n/2) and round(1 + n/2 + z√n/2); missing where a rank falls outside 1…n.
+        body = (
+            "SELECT " + group_select + "denominator, value,\n"
+            "  CASE WHEN low_rank >= 1 THEN sorted_values[low_rank] END::DOUBLE AS ci_low,\n"
+            "  CASE WHEN high_rank <= denominator THEN sorted_values[high_rank] END::DOUBLE AS ci_high\n"
+            "FROM (\n"
+            "  SELECT *,\n"
+            "    round(denominator / 2 - $z * sqrt(denominator) / 2)::BIGINT AS low_rank,\n"
+            "    round(1 + denominator / 2 + $z * sqrt(denominator) / 2)::BIGINT AS high_rank\n"
+            "  FROM (\n"
+            f"    SELECT {group_select}count(value)::BIGINT AS denominator, median(value)::DOUBLE AS value,\n"
+            "      list_sort(list(value) FILTER (WHERE value IS NOT NULL)) AS sorted_values\n"
+            f"    FROM {source}{where}{group_by}\n"
+            "  )\n"
+            f"){order_by}"
+        )
+    elif metric.statistic == "kaplan_meier":
+        body = (
+            f"SELECT {group_select}t,\n"
+            "  count(*) FILTER (WHERE event)::BIGINT AS events,\n"
+            "  count(*) FILTER (WHERE NOT event)::BIGINT AS censored\n"
+            f"FROM {source}{where}\nGROUP BY {', '.join([*by, 't'])}\nORDER BY {', '.join([*by, 't'])}"
+        )
+    else:  # pragma: no cover - the registry only holds the kinds above
+        raise ValueError(f"unknown statistic {metric.statistic!r}")
+
+    sql = f"-- metric {metric.id}\nWITH units AS (\n{units}\n)\n{body}"
+    return MetricQuery(sql=sql, group_columns=tuple(by))

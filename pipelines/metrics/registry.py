@@ -1,0 +1,247 @@
+"""The registry of every metric of METRICS.md: what it is, which way is better, where its SQL lives.
+
+A metric is data: an id, a label, a kind, an improvement direction, a one-line definition and a unit,
+plus the SQL template (``pipelines/sql/metrics/<template>.sql``) that defines its units of count. The
+SQL is written once per metric and parameterised by period, as_of, breakdown and filters
+(`pipelines.metrics.query`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+MetricKind = Literal["count", "proportion", "continuous", "survival"]
+Improvement = Literal["up", "down"] | None
+
+#: Breakdown dimensions a metric can be grouped or filtered by (METRICS.md). The static ones are columns
+#: of the fact tables; month and quarter are labels of the date that puts a record in the cohort.
+STATIC_DIMENSIONS: tuple[str, ...] = (
+    "programme",
+    "provider",
+    "area",
+    "setting",
+    "substance_group",
+    "sex",
+    "age_band",
+)
+TIME_DIMENSIONS: tuple[str, ...] = ("month", "quarter")
+DIMENSIONS: tuple[str, ...] = STATIC_DIMENSIONS + TIME_DIMENSIONS
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of METRICS.md."""
+
+    id: str
+    label: str
+    kind: MetricKind
+    improvement: Improvement
+    definition: str
+    unit: str
+    grain: Literal["episode", "person", "contact", "assessment pair"]
+    template: str = ""
+    template_values: dict[str, str] = field(default_factory=dict)
+    statistic: Literal["proportion", "count", "mean", "median", "kaplan_meier"] = "proportion"
+    #: Columns summed over the units (numerator, denominator and any record counts).
+    sum_columns: tuple[str, ...] = ("numerator", "denominator")
+    #: (numerator, denominator) count columns disclosure control is applied to, when they differ from the
+    #: reported ones (peer_minutes_share reports minutes but suppresses on the contacts behind them).
+    suppression_pair: tuple[str, str] = ("numerator", "denominator")
+    #: Days of follow-up after `to` the metric needs before it is defined (to + n ≤ as_of).
+    needs_follow_up_days: int = 0
+
+    @property
+    def sql_template(self) -> str:
+        return self.template or self.id
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "kind": self.kind,
+            "improvement": self.improvement,
+            "definition": self.definition,
+            "unit": self.unit,
+            "grain": self.grain,
+            "statistic": self.statistic,
+        }
+
+
+def _proportion(id_: str, label: str, improvement: Improvement, definition: str, grain, **kw) -> Metric:
+    return Metric(id_, label, "proportion", improvement, definition, "proportion", grain, **kw)
+
+
+def _change(id_: str, measure: str, label: str, unit: str) -> Metric:
+    return Metric(
+        id_,
+        label,
+        "continuous",
+        "up",
+        f"Mean change in {measure} from the start assessment to the latest later review/exit assessment of "
+        "episodes starting in the period (pairs with both scores recorded).",
+        unit,
+        "assessment pair",
+        template="outcome_change",
+        template_values={"measure": measure},
+        statistic="mean",
+        sum_columns=(),
+    )
+
+
+METRICS: dict[str, Metric] = {
+    m.id: m
+    for m in (
+        Metric(
+            "in_treatment",
+            "People in treatment",
+            "count",
+            None,
+            "Distinct people with an episode where start_date ≤ to and discharge_date is null or ≥ from.",
+            "people",
+            "person",
+            statistic="count",
+            sum_columns=("numerator",),
+        ),
+        _proportion(
+            "retention_12wk",
+            "Retained in treatment at 12 weeks",
+            "up",
+            "Episodes starting in the period (with 84 days of follow-up by as_of, leaving out transfers and "
+            "deaths before day 84) with no discharge before day 84 or a successful discharge before it.",
+            "episode",
+        ),
+        _proportion(
+            "early_unplanned_exit",
+            "Unplanned exit before 12 weeks",
+            "down",
+            "Episodes starting in the period (with 84 days of follow-up by as_of) discharged incomplete "
+            "before day 84.",
+            "episode",
+        ),
+        _proportion(
+            "successful_completion",
+            "Successful completion",
+            "up",
+            "Episodes discharged in the period whose discharge reason is in the successful outcome group.",
+            "episode",
+        ),
+        _proportion(
+            "representation_6m",
+            "Re-presentation within 6 months",
+            "down",
+            "People whose latest successful discharge D in the period has D + 182 ≤ as_of, with another "
+            "episode referred in (D, D + 182].",
+            "person",
+        ),
+        _proportion(
+            "completion_no_representation",
+            "Successful completion without re-presentation (PHOF-style)",
+            "up",
+            "People in treatment in the period with a successful discharge in it whose latest such "
+            "discharge D has no episode referred in (D, D + 182]; needs to + 182 ≤ as_of.",
+            "person",
+            needs_follow_up_days=182,
+        ),
+        _proportion(
+            "waiting_over_3_weeks",
+            "Waited over 3 weeks to start",
+            "down",
+            "Episodes starting in the period with start_date − referral_date > 21 days.",
+            "episode",
+        ),
+        _proportion(
+            "peer_contact_share",
+            "Share of contacts delivered by peers",
+            "up",
+            "Attended contacts in the period delivered by professionals by experience (peers).",
+            "contact",
+        ),
+        _proportion(
+            "peer_minutes_share",
+            "Share of contact minutes delivered by peers",
+            "up",
+            "Minutes of attended contacts in the period (with a duration) delivered by peers, over all such "
+            "minutes.",
+            "contact",
+            sum_columns=("numerator", "denominator", "numerator_records", "denominator_records"),
+            suppression_pair=("numerator_records", "denominator_records"),
+        ),
+        _proportion(
+            "peer_reach",
+            "People reached by peer support",
+            "up",
+            "People with an attended contact in the period who had at least one attended peer contact in it.",
+            "person",
+        ),
+        _proportion(
+            "abstinence_at_review",
+            "Abstinent from primary substance at review",
+            "up",
+            "Episodes starting in the period with a start and a later review/exit assessment, using their "
+            "primary substance at start, whose latest review/exit shows 0 days of use.",
+            "assessment pair",
+        ),
+        _proportion(
+            "deaths_in_treatment",
+            "Deaths in treatment",
+            "down",
+            "People in treatment in the period with an episode discharged as died in the period.",
+            "person",
+        ),
+        Metric(
+            "median_wait_days",
+            "Median wait from referral to start",
+            "continuous",
+            "down",
+            "Median of start_date − referral_date over episodes starting in the period.",
+            "days",
+            "episode",
+            statistic="median",
+            sum_columns=(),
+        ),
+        _change("qol_change", "quality_of_life", "Change in quality of life (TOP)", "points (0–20)"),
+        _change(
+            "psych_health_change", "psych_health", "Change in psychological health (TOP)", "points (0–20)"
+        ),
+        _change("phys_health_change", "phys_health", "Change in physical health (TOP)", "points (0–20)"),
+        _change(
+            "recovery_capital_change",
+            "recovery_capital",
+            "Change in recovery capital (BARC-10)",
+            "points (10–60)",
+        ),
+        Metric(
+            "time_in_treatment",
+            "Time in treatment to unplanned exit",
+            "survival",
+            "up",
+            "Kaplan–Meier of days from start to an incomplete discharge for episodes starting in the "
+            "period; other discharges and open episodes are censored.",
+            "days",
+            "episode",
+            statistic="kaplan_meier",
+            sum_columns=(),
+        ),
+        Metric(
+            "time_to_representation",
+            "Time to re-presentation after successful discharge",
+            "survival",
+            "up",
+            "Kaplan–Meier of days from a person's latest successful discharge D in the period to their next "
+            "referral; censored at as_of.",
+            "days",
+            "person",
+            statistic="kaplan_meier",
+            sum_columns=(),
+        ),
+    )
+}
+
+
+def get_metric(name: str) -> Metric:
+    """The registered metric called ``name``; a clear KeyError otherwise."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; available: {', '.join(METRICS)}") from None

@@ -1,0 +1,42 @@
+-- Grain: one row per episode (treatment journey); the fact table of every episode- and person-based metric.
+-- Defines the breakdown dimensions under their METRICS.md names (programme, provider, area = provider's
+-- area, setting, substance_group, sex, age_band from year(start_date or referral_date) − birth_year),
+-- wait_days (start − referral), days_in_treatment (discharge − start), discharged_before_day_84 (never
+-- null: false for open or never-started episodes), and next_referral_date / days_to_next_referral
+-- (the person's next referral, any programme, after this episode's discharge).
+-- Sorted by start_date then programme so date-range scans skip row groups.
+SELECT
+  e.episode_id,
+  e.person_id,
+  e.programme_id AS programme,
+  p.provider_id AS provider,
+  p.area_code AS area,
+  p.setting,
+  e.substance_group,
+  pe.sex,
+  rosc_age_band(year(coalesce(e.start_date, e.referral_date)) - pe.birth_year) AS age_band,
+  p.programme_name,
+  p.provider_name,
+  p.area_name,
+  pe.birth_year,
+  e.referral_date,
+  e.referral_source,
+  e.triage_date,
+  e.start_date,
+  e.discharge_date,
+  e.discharge_reason,
+  e.outcome_group,
+  e.primary_substance,
+  e.substance_days_column,
+  e.injecting_status,
+  e.ost,
+  e.start_date - e.referral_date AS wait_days,
+  e.discharge_date - e.start_date AS days_in_treatment,
+  coalesce(e.discharge_date < e.start_date + 84, false) AS discharged_before_day_84,
+  n.next_referral_date,
+  n.next_referral_date - e.discharge_date AS days_to_next_referral
+FROM stg_episodes AS e
+JOIN stg_programmes AS p USING (programme_id)
+JOIN people AS pe USING (person_id)
+LEFT JOIN int_episode_next_referral AS n USING (episode_id)
+ORDER BY e.start_date NULLS LAST, programme, e.episode_id

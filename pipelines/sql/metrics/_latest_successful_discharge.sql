@@ -1,0 +1,13 @@
+-- Fragment. Grain: one row per person × static breakdown dimensions with a successful discharge in the period.
+-- Defines D = the person's latest successful discharge_date in [from, to], and the person's next
+-- referral (any programme, any episode) strictly after D. On a tie the next referral is the same, as it
+-- depends only on the person and D. (arg_max_null: plain arg_max would skip a null next referral.)
+SELECT
+  person_id{{dims}},
+  max(discharge_date) AS discharge_date,
+  arg_max_null(next_referral_date, discharge_date) AS next_referral_date
+FROM episode_facts
+WHERE outcome_group = 'successful'
+  AND discharge_date BETWEEN $period_start AND $period_end
+  {{filters}}
+GROUP BY person_id{{dims}}

@@ -1,0 +1,13 @@
+-- Metric retention_12wk. Grain: one row per episode.
+-- Denominator: episodes with start_date in [from, to] and start_date + 84 ≤ as_of, leaving out those
+-- discharged before day 84 as transferred or died. Numerator: no discharge before day 84 (open, or
+-- discharged on or after start_date + 84), or a successful discharge before day 84.
+SELECT
+  start_date AS cohort_date{{dims}},
+  (NOT discharged_before_day_84 OR outcome_group = 'successful')::INTEGER AS numerator,
+  1 AS denominator
+FROM episode_facts
+WHERE start_date BETWEEN $period_start AND $period_end
+  AND start_date + 84 <= $as_of
+  AND NOT (discharged_before_day_84 AND outcome_group IN ('transferred', 'died'))
+  {{filters}}

@@ -1,0 +1,189 @@
+"""Hand-built warehouses for the metric tests.
+
+Each test module describes a tiny extract row by row, with the answer worked out by hand in comments.
+`make_warehouse` creates the contract tables with `contract.create_table_sql` in a DuckDB file, inserts
+the rows, runs `build_derived_tables` as the loader does, and opens the file read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.contract import TABLE_ORDER, TABLES, create_table_sql
+from pipelines.derived import build_derived_tables
+from pipelines.warehouse import Warehouse, open_warehouse
+
+PROVIDERS = [
+    {
+        "provider_id": "PV1",
+        "provider_name": "Leeds Recovery",
+        "provider_type": "nhs",
+        "area_code": "E08000035",
+        "area_name": "Leeds",
+    },
+    {
+        "provider_id": "PV2",
+        "provider_name": "Bradford LERO",
+        "provider_type": "lived_experience_org",
+        "area_code": "E08000032",
+        "area_name": "Bradford",
+    },
+]
+PROGRAMMES = [
+    {"programme_id": "PG1", "provider_id": "PV1", "programme_name": "Community", "setting": "community"},
+    {"programme_id": "PG2", "provider_id": "PV2", "programme_name": "Rehab", "setting": "residential_rehab"},
+    {
+        "programme_id": "PG3",
+        "provider_id": "PV2",
+        "programme_name": "Recovery community",
+        "setting": "recovery_community",
+    },
+]
+
+
+def d(text: str, days: int = 0) -> date:
+    """An ISO date plus a number of days."""
+    return date.fromisoformat(text) + timedelta(days=days)
+
+
+def episode(
+    episode_id: str,
+    person_id: str,
+    *,
+    programme: str = "PG1",
+    referral: date | None = None,
+    start: date | None = None,
+    discharge: date | None = None,
+    reason: str | None = None,
+    substance_group: str = "opiate",
+    primary: str = "heroin",
+) -> dict:
+    referral = referral or start
+    assert referral is not None, "an episode needs a referral or a start date"
+    return {
+        "episode_id": episode_id,
+        "person_id": person_id,
+        "programme_id": programme,
+        "referral_date": referral,
+        "referral_source": "self",
+        "triage_date": None,
+        "start_date": start,
+        "discharge_date": discharge,
+        "discharge_reason": reason,
+        "substance_group": substance_group,
+        "primary_substance": primary,
+        "injecting_status": "never",
+        "ost": False,
+    }
+
+
+def contact(
+    contact_id: str,
+    person_id: str,
+    when: date,
+    *,
+    programme: str = "PG1",
+    by: str = "professional",
+    attended: bool = True,
+    minutes: int | None = 30,
+    episode_id: str | None = None,
+) -> dict:
+    return {
+        "contact_id": contact_id,
+        "person_id": person_id,
+        "episode_id": episode_id,
+        "programme_id": programme,
+        "contact_date": when,
+        "support_type": "peer_support" if by == "peer" else "keyworking",
+        "delivered_by": by,
+        "attended": attended,
+        "duration_minutes": minutes,
+    }
+
+
+def assessment(assessment_id: str, episode_id: str, person_id: str, when: date, stage: str, **scores) -> dict:
+    row = {c: None for c in TABLES["assessments"].column_names}
+    row.update(
+        assessment_id=assessment_id,
+        person_id=person_id,
+        episode_id=episode_id,
+        assessment_date=when,
+        stage=stage,
+        **scores,
+    )
+    return row
+
+
+def _people_for(rows: Iterable[dict], people: dict[str, dict]) -> list[dict]:
+    ids = dict.fromkeys(r["person_id"] for r in rows)
+    out = []
+    for person_id in ids:
+        row = {
+            "person_id": person_id,
+            "sex": "female",
+            "birth_year": 1980,
+            "ethnic_group": "white",
+            "area_code": None,
+        }
+        row.update(people.get(person_id, {}))
+        out.append(row)
+    return out
+
+
+def build(
+    path: Path,
+    *,
+    episodes: list[dict] = (),
+    contacts: list[dict] = (),
+    assessments: list[dict] = (),
+    people: dict[str, dict] | None = None,
+) -> Path:
+    """Write a warehouse file holding these rows and its derived tables."""
+    tables = {
+        "providers": PROVIDERS,
+        "programmes": PROGRAMMES,
+        "people": _people_for([*episodes, *contacts, *assessments], people or {}),
+        "episodes": list(episodes),
+        "contacts": list(contacts),
+        "assessments": list(assessments),
+    }
+    con = duckdb.connect(str(path))
+    try:
+        for name in TABLE_ORDER:
+            table = TABLES[name]
+            con.execute(create_table_sql(table))
+            columns = table.column_names
+            rows = [[row.get(c) for c in columns] for row in tables[name]]
+            if rows:
+                placeholders = ", ".join("?" for _ in columns)
+                con.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        build_derived_tables(con)
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def make_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Warehouse]:
+    opened: list[Warehouse] = []
+
+    def factory(**rows) -> Warehouse:
+        path = tmp_path_factory.mktemp("warehouse") / "rosc.duckdb"
+        warehouse = open_warehouse(build(path, **rows))
+        opened.append(warehouse)
+        return warehouse
+
+    yield factory
+    for warehouse in opened:
+        warehouse.close()
+
+
+def only_row(frame) -> dict:
+    """The single row of a result as a dict."""
+    assert len(frame) == 1, frame
+    return frame.iloc[0].to_dict()
