@@ -1,0 +1,48 @@
+"""The analyst notebooks in notebooks/ are committed clean and find their warehouse the same way.
+
+Running them is a separate step (``pytest --nbmake notebooks``); these checks are cheap and catch a
+notebook saved with its outputs (which could carry unsuppressed record-level numbers into git).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_three_notebooks_are_there() -> None:
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_quickstart.ipynb",
+        "02_programme_comparison.ipynb",
+        "03_peer_support_and_outcomes.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path: Path) -> None:
+    notebook = _load(path)
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"{path.name}: a code cell still has outputs"
+            assert cell["execution_count"] is None, f"{path.name}: a code cell has an execution count"
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_finds_or_builds_the_warehouse(path: Path) -> None:
+    code_cells = [c for c in _load(path)["cells"] if c["cell_type"] == "code"]
+    first = "".join(code_cells[0]["source"])
+    assert 'os.environ.get("ROSC_DB")' in first
+    assert "load_extracts(" in first and '"data" / "sample"' in first
+    assert "open_warehouse(" in first
+    last = "".join(code_cells[-1]["source"])
+    assert "warehouse.close()" in last
