@@ -1,0 +1,167 @@
+"""Build the Dash app for one warehouse file.
+
+The app is a URL router over the page modules in `dashboard.pages` (one module per page, each with its
+own layout and callbacks). The router and its callbacks are registered on the app object itself,
+not in Dash's process-wide callback list, so several apps (one per test, say) can live in one process.
+
+Filters live in the URL's query string. One callback keeps the filter controls, the query string and
+the filter store in step: opening a link sets the controls; changing a control rewrites the query
+string (without reloading the page) and the store, and every chart listens to the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from dash import Dash, Input, Output, State, ctx, html, no_update
+
+from dashboard import ids
+from dashboard.components import Chart, register_chart, register_downloads
+from dashboard.errors import guarded, report_callback_error
+from dashboard.filters import FILTER_DIMENSIONS, decode_query, default_state, describe_filters, encode_query
+from dashboard.layout import FILTER_IDS, nav_id, shell
+from dashboard.pages import ALL_PAGES, NAV_PAGES, overview, programme, programmes
+from dashboard.queries import DashboardData
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+log = logging.getLogger("dashboard")
+
+
+def resolve_page(pathname: str | None) -> tuple[Any, dict[str, str]]:
+    """The page module for a path, and its path parameters (the programme id on a programme page)."""
+    path = (pathname or "/").rstrip("/") or "/"
+    if path.startswith(programme.PATH.rstrip("/") + "/"):
+        return programme, {"programme_id": path.rsplit("/", 1)[-1]}
+    for page in NAV_PAGES:
+        if path == page.PATH.rstrip("/") or (page.PATH == "/" and path == "/"):
+            return page, {}
+    return None, {}
+
+
+def not_found(pathname: str) -> html.Div:
+    return html.Div(
+        [
+            html.H1("Page not found", className="h4"),
+            html.P(["Nothing lives at ", html.Code(pathname), ". Choose a page above."]),
+        ]
+    )
+
+
+def create_app(db_path: str | os.PathLike[str], *, warm: bool = False) -> Dash:
+    """The dashboard for the warehouse at ``db_path`` (opened read-only; `WarehouseNotFound` if missing).
+
+    With ``warm``, the Overview's tiles for the default view are computed before the app is returned,
+    so the first visitor does not wait for them (a second or two at start-up instead).
+    """
+    data = DashboardData(db_path)
+    if warm:
+        overview.warm(data, default_state(data.as_of()))
+    app = Dash(
+        __name__,
+        assets_folder=str(PACKAGE_DIR / "assets"),
+        title="ROSC outcomes",
+        suppress_callback_exceptions=True,  # page components come and go with the route
+        serve_locally=True,
+        update_title=None,
+        on_error=report_callback_error,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = lambda: shell(data)
+    app.server.config["ROSC_DB"] = str(Path(db_path))
+    _register_router(app, data)
+    _register_filters(app, data)
+    charts: dict[str, Chart] = {}
+    for page in ALL_PAGES:
+        page.register(app, data)
+        for chart in page.CHARTS.values():
+            if chart.name in charts:
+                raise ValueError(f"two charts are called {chart.name!r}")
+            charts[chart.name] = chart
+            register_chart(app, data, chart)
+    register_downloads(app, data, charts)
+    app.dashboard_data = data  # type: ignore[attr-defined]  # for tests and the benchmark
+    return app
+
+
+def _register_router(app: Dash, data: DashboardData) -> None:
+    @app.callback(
+        Output(ids.PAGE, "children"),
+        Input(ids.URL, "pathname"),
+        State(ids.URL, "search"),
+    )
+    @guarded(lambda alert: alert, where="page")
+    def route(pathname: str | None, search: str | None) -> Any:
+        page, params = resolve_page(pathname)
+        if page is None:
+            return not_found(pathname or "/")
+        return page.layout(data, search=search or "", **params)
+
+    @app.callback(
+        *[Output(nav_id(p), "href") for p in NAV_PAGES],
+        *[Output(nav_id(p), "active") for p in NAV_PAGES],
+        Input(ids.URL, "pathname"),
+        Input(ids.URL, "search"),
+    )
+    def update_nav(pathname: str | None, search: str | None) -> list:
+        page, _ = resolve_page(pathname)
+        if page is programme:
+            page = programmes  # a programme's page sits under Programmes
+        hrefs = [p.PATH + (search or "") for p in NAV_PAGES]
+        return [*hrefs, *[p is page for p in NAV_PAGES]]
+
+
+def _register_filters(app: Dash, data: DashboardData) -> None:
+    dims = list(FILTER_IDS)
+
+    @app.callback(
+        Output(ids.PERIOD, "start_date"),
+        Output(ids.PERIOD, "end_date"),
+        *[Output(FILTER_IDS[d], "value") for d in dims],
+        Output(ids.URL, "search"),
+        Output(ids.FILTER_STATE, "data"),
+        Output(ids.ACTIVE_FILTERS, "children"),
+        Input(ids.URL, "search"),
+        Input(ids.PERIOD, "start_date"),
+        Input(ids.PERIOD, "end_date"),
+        *[Input(FILTER_IDS[d], "value") for d in dims],
+        Input(ids.RESET_FILTERS, "n_clicks"),
+    )
+    def sync(search: str | None, start: str | None, end: str | None, *rest: Any) -> list:
+        values, _reset = rest[:-1], rest[-1]
+        trigger = ctx.triggered_id
+        default = default_state(data.as_of())
+        if trigger == ids.RESET_FILTERS:
+            state, from_url = default, True
+            new_search: Any = encode_query(state)
+        elif trigger in (None, ids.URL):
+            state, from_url = decode_query(search, default), True
+            new_search = no_update
+        else:
+            base = decode_query(f"?from={(start or '')[:10]}&to={(end or '')[:10]}", default)
+            state = base.with_values(**dict(zip(dims, values, strict=True)))
+            from_url, new_search = False, encode_query(state)
+            if new_search == (search or ""):
+                new_search = no_update
+        describe = "Showing " + describe_filters(state, data.labels())
+        if from_url:
+            controls = [
+                state.start.isoformat(),
+                state.end.isoformat(),
+                *[list(getattr(state, d)) for d in dims],
+            ]
+        else:
+            controls = [no_update] * (2 + len(dims))
+        return [*controls, new_search, state.to_store(), describe]
+
+
+def _check_dims() -> None:  # the filter bar offers exactly the filter dimensions
+    if tuple(FILTER_IDS) != FILTER_DIMENSIONS:
+        raise RuntimeError("dashboard.layout.FILTER_IDS and dashboard.filters.FILTER_DIMENSIONS disagree")
+
+
+_check_dims()
+
+__all__ = ["create_app", "resolve_page"]

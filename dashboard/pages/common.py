@@ -1,0 +1,148 @@
+"""Chart recipes several pages share: an SPC chart of a metric, Kaplan-Meier curves by a dimension,
+a metric by a category as bars. Each returns a `Chart` whose table is the CSV behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard import figures
+from dashboard.components import Chart
+from dashboard.filters import DIMENSION_LABELS, FilterState
+from dashboard.queries import DashboardData
+from pipelines.stats import xmr
+
+SPC_COLUMNS = ["mean", "upper", "lower", "special_cause", "rule", "variation"]
+
+
+def spc_table(
+    data: DashboardData, metric: str, state: FilterState, extra_filters: dict[str, list[str]] | None = None
+) -> pd.DataFrame:
+    """The monthly series of ``metric`` with its XmR columns (mean, limits, special cause)."""
+    series = data.monthly(metric, state, extra_filters=extra_filters)
+    info = data.metric_info(metric)
+    chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
+    for column in SPC_COLUMNS:
+        series[column] = chart[column].to_numpy()
+    return series
+
+
+def spc_from_table(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return table.drop(columns=SPC_COLUMNS), table[SPC_COLUMNS].reset_index(drop=True)
+
+
+def spc_chart(
+    name: str, metric: str, title: str, note: str = "", programme_control: str | None = None
+) -> Chart:
+    """An XmR chart of a metric's last 24 months (optionally for the programme held in a page store)."""
+    controls = ((programme_control, "data"),) if programme_control else ()
+
+    def extra(params: dict[str, Any]) -> dict[str, list[str]] | None:
+        if programme_control and params.get(programme_control):
+            return {"programme": [params[programme_control]]}
+        return None
+
+    def table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+        return spc_table(data, metric, state, extra(params))
+
+    def figure(data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]) -> go.Figure:
+        info = data.metric_info(metric)
+        series, chart = spc_from_table(t)
+        return figures.spc_figure(
+            series,
+            chart.reset_index(drop=True),
+            "",
+            info.kind,
+            info.direction,
+            info.unit if info.kind == "continuous" else "",
+        )
+
+    return Chart(
+        name=name,
+        title=title,
+        table=table,
+        figure=figure,
+        controls=controls,
+        note=note
+        or "XmR chart, last 24 months: mean and process limits (mean ± 2.66 × mean moving "
+        "range); coloured points are special cause.",
+    )
+
+
+def km_chart(name: str, metric: str, title: str, by_control: str, survival_label: str) -> Chart:
+    """Kaplan-Meier curves of a survival metric, split by the dimension chosen in ``by_control``."""
+
+    def by(params: dict[str, Any]) -> list[str]:
+        choice = params.get(by_control)
+        return [choice] if choice and choice != "all" else []
+
+    def table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+        km = data.metric_for(metric, state, by=by(params))
+        dims = by(params)
+        if dims and dims[0] in ("programme", "provider", "area"):
+            names = data.labels().get(dims[0], {})
+            km.insert(1, f"{dims[0]}_name", km[dims[0]].map(lambda v: names.get(str(v), v)))
+        return km
+
+    def figure(data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]) -> go.Figure:
+        dims = by(params)
+        group = None
+        if dims:
+            group = f"{dims[0]}_name" if f"{dims[0]}_name" in t else dims[0]
+        shown = t[~t["suppressed"]]
+        return figures.km_figure(shown, group, "", survival_label=survival_label)
+
+    return Chart(
+        name=name,
+        title=title,
+        table=table,
+        figure=figure,
+        controls=((by_control, "value"),),
+        note="Kaplan–Meier estimate with 95% band; the tail where fewer than 5 remain at risk is suppressed.",
+    )
+
+
+def by_category_chart(
+    name: str, metric: str, title: str, category: str, note: str = "", extra_control: str | None = None
+) -> Chart:
+    """A metric by one breakdown dimension as bars with intervals, with the system value marked."""
+
+    def extra(params: dict[str, Any]) -> dict[str, list[str]] | None:
+        if extra_control and params.get(extra_control):
+            return {"programme": [params[extra_control]]}
+        return None
+
+    def table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+        t = data.metric_for(metric, state, by=[category], extra_filters=extra(params))
+        if category in ("programme", "provider", "area"):
+            names = data.labels().get(category, {})
+            t.insert(1, f"{category}_name", t[category].map(lambda v: names.get(str(v), v)))
+        return t
+
+    def figure(data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]) -> go.Figure:
+        info = data.metric_info(metric)
+        system = data.metric_for(metric, state, extra_filters=extra(params)).iloc[0]
+        label_col = f"{category}_name" if f"{category}_name" in t else category
+        return figures.proportion_bar_figure(
+            t,
+            category,
+            "",
+            kind=info.kind,
+            unit=info.unit if info.kind == "continuous" else "",
+            system_value=None if bool(system["suppressed"]) else system["value"],
+            label_col=label_col,
+        )
+
+    controls = ((extra_control, "data"),) if extra_control else ()
+    return Chart(
+        name=name,
+        title=title,
+        table=table,
+        figure=figure,
+        controls=controls,
+        note=note
+        or f"By {DIMENSION_LABELS.get(category, category).lower()}, with 95% intervals; "
+        "the dashed line is the value for everyone shown.",
+    )

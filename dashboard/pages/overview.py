@@ -1,0 +1,215 @@
+"""Overview: the headline indicators as tiles, each with its interval, its change on the previous
+period and the SPC signal of its monthly series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import figures, ids
+from dashboard.errors import guarded
+from dashboard.filters import FilterState, month_end
+from dashboard.queries import DashboardData
+from pipelines.stats import spc_signal
+
+PATH = "/"
+NAME = "Overview"
+
+HEADLINE_METRICS: tuple[str, ...] = (
+    "in_treatment",
+    "successful_completion",
+    "completion_no_representation",
+    "retention_12wk",
+    "early_unplanned_exit",
+    "waiting_over_3_weeks",
+    "peer_contact_share",
+    "deaths_in_treatment",
+)
+
+SIGNAL_TEXT = {
+    "improving": ("special cause: improving", "signal-improving"),
+    "concerning": ("special cause: concerning", "signal-concerning"),
+    "special_cause": ("special cause", "signal-neither"),
+    "common_cause": ("common cause variation", "signal-common"),
+}
+
+#: Follow-up days a metric needs after its period (METRICS.md); tiles shift such periods back.
+FOLLOW_UP_DAYS = {"completion_no_representation": 182}
+
+
+@dataclass(frozen=True)
+class TileSummary:
+    """Everything a tile shows, as text (plus the series for its sparkline)."""
+
+    metric: str
+    label: str
+    value: str
+    interval: str
+    counts: str
+    change: str
+    change_tone: str  # better, worse, neutral
+    signal: str
+    period_note: str
+    definition: str
+
+
+def tile_period(metric: str, state: FilterState, as_of: Any) -> tuple[FilterState, str]:
+    """The period a tile can show: the chosen one, or for a metric that needs follow-up after its
+    period, the same length of period moved back until it has that follow-up by as_of."""
+    days = FOLLOW_UP_DAYS.get(metric, 0)
+    if not days or state.end + timedelta(days=days) <= as_of:
+        return state, ""
+    latest_end = as_of - timedelta(days=days)
+    end = latest_end if month_end(latest_end) == latest_end else latest_end.replace(day=1) - timedelta(days=1)
+    months = max(1, round(((state.end - state.start).days + 1) / 30.44))
+    start = end.replace(day=1)
+    for _ in range(months - 1):
+        start = (start - timedelta(days=1)).replace(day=1)
+    shifted = replace(state, start=start, end=end)
+    note = f"{start:%b %Y} to {end:%b %Y}: needs {days} days of follow-up"
+    return shifted, note
+
+
+def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[TileSummary, Any, Any]:
+    """A tile's text, and the (series, xmr) of its sparkline."""
+    info = data.metric_info(metric)
+    shown, note = tile_period(metric, state, data.as_of())
+    current = data.metric_for(metric, shown).iloc[0]
+    prev_start, prev_end = shown.previous_period()
+    first_date, _ = data.dates()
+    previous = None
+    if prev_start >= first_date:
+        previous = data.metric(metric, prev_start, prev_end, (), shown.metric_filters()).iloc[0]
+    series, chart = data.spc(metric, shown)
+    kind, unit = info.kind, info.unit if info.kind == "continuous" else ""
+
+    value = figures.format_value(current["value"], kind, unit)
+    interval = ""
+    if kind == "proportion" and not bool(current["suppressed"]):
+        interval = (
+            f"95% CI {figures.format_value(current['ci_low'], kind)} to "
+            f"{figures.format_value(current['ci_high'], kind)}"
+        )
+    if kind == "proportion":
+        counts = (
+            f"{figures.format_count(current['numerator'])} of {figures.format_count(current['denominator'])}"
+        )
+    else:
+        counts = "people" if metric == "in_treatment" else ""
+
+    change, tone = "no previous period in the data", "neutral"
+    if previous is not None:
+        cur, prev = current["value"], previous["value"]
+        if bool(current["suppressed"]) or bool(previous["suppressed"]):
+            change = "change not shown (suppressed)"
+        elif prev == prev and cur == cur:  # both present
+            diff = float(cur) - float(prev)
+            if kind == "proportion":
+                change = f"{diff * 100:+.1f} pts on previous period ({figures.format_value(prev, kind)})"
+            elif prev:
+                change = (
+                    f"{diff / float(prev):+.1%} on previous period ({figures.format_value(prev, kind, unit)})"
+                )
+            if info.direction and abs(diff) > 0:
+                tone = "better" if (diff > 0) == (info.direction == "up") else "worse"
+    summary = TileSummary(
+        metric=metric,
+        label=info.label,
+        value=value,
+        interval=interval,
+        counts=counts,
+        change=change,
+        change_tone=tone,
+        signal=spc_signal(chart),
+        period_note=note,
+        definition=info.definition,
+    )
+    return summary, series, chart
+
+
+def warm(data: DashboardData, state: FilterState) -> None:
+    """Compute every tile of a view into the cache (the app does this for the default view at start-up,
+    so the first visit does not wait for the people-based monthly series)."""
+    for metric in HEADLINE_METRICS:
+        tile_summary(data, metric, state)
+
+
+def render_tile(summary: TileSummary, sparkline: Any) -> list:
+    signal_text, signal_class = SIGNAL_TEXT.get(summary.signal, SIGNAL_TEXT["common_cause"])
+    return [
+        html.Div(summary.label, className="tile-label", title=summary.definition),
+        html.Div(
+            summary.value, className="tile-value" + (" suppressed" if summary.value == "suppressed" else "")
+        ),
+        html.Div(summary.interval, className="tile-interval"),
+        html.Div(summary.counts, className="tile-counts"),
+        html.Div(summary.change, className=f"tile-change tone-{summary.change_tone}"),
+        dcc.Graph(
+            figure=sparkline,
+            config={"displayModeBar": False, "staticPlot": False},
+            className="tile-spark",
+            style={"height": "70px"},
+        ),
+        html.Span(signal_text, className=f"tile-signal {signal_class}"),
+        html.Div(summary.period_note, className="tile-note") if summary.period_note else None,
+    ]
+
+
+def layout(data: DashboardData, **_: Any) -> Any:
+    tiles = [
+        dbc.Col(
+            dbc.Card(
+                dbc.CardBody(
+                    dcc.Loading(html.Div(id=ids.tile(m), className="tile-body"), type="dot", delay_show=300)
+                ),
+                className="tile h-100",
+            ),
+            xs=12,
+            sm=6,
+            lg=3,
+            className="mb-3",
+        )
+        for m in HEADLINE_METRICS
+    ]
+    return html.Div(
+        [
+            html.H1("Overview", className="h4"),
+            html.P(
+                "Headline indicators for the chosen period and filters. "
+                "Each tile compares the period with the "
+                "one before it; the line shows the last 24 months with special-cause points coloured "
+                "(blue improving, orange concerning).",
+                className="text-muted small",
+            ),
+            dbc.Row(tiles, id=ids.OVERVIEW_TILES),
+        ]
+    )
+
+
+def register(app: Dash, data: DashboardData) -> None:
+    for metric in HEADLINE_METRICS:
+        _register_tile(app, data, metric)
+
+
+def _register_tile(app: Dash, data: DashboardData, metric: str) -> None:
+    @app.callback(Output(ids.tile(metric), "children"), Input(ids.FILTER_STATE, "data"))
+    @guarded(
+        lambda alert: [html.Div(data.metric_info(metric).label, className="tile-label"), alert],
+        where=f"tile {metric}",
+    )
+    def update(state_data: dict | None) -> list:
+        if not state_data:
+            raise PreventUpdate
+        state = FilterState.from_store(state_data)
+        summary, series, chart = tile_summary(data, metric, state)
+        info = data.metric_info(metric)
+        spark = figures.sparkline_figure(series, chart, info.kind, info.direction)
+        return render_tile(summary, spark)
+
+
+CHARTS: dict = {}

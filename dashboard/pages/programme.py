@@ -1,0 +1,188 @@
+"""One programme: its indicators against the whole system, its trends and its support mix.
+
+Reached at ``/programmes/<programme id>`` from the Programmes page. The system comparison uses the
+same global filters, so "system" means everyone the filters select.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, dcc, html
+
+from dashboard import figures, ids
+from dashboard.components import Chart, chart_card
+from dashboard.filters import FilterState
+from dashboard.pages.common import spc_from_table, spc_table
+from dashboard.pages.programmes import FUNNEL_METRICS
+from dashboard.pages.support_mix import DELIVERY_COLOURS, split_by_delivery
+from dashboard.queries import DashboardData
+
+PATH = "/programmes/"  # followed by the programme id
+NAME = "Programme"
+
+TREND_DEFAULT = "retention_12wk"
+
+
+def _programme(params: dict[str, Any]) -> str:
+    programme = params.get(ids.PROGRAMME_ID)
+    if not programme:
+        raise ValueError("no programme chosen")
+    return str(programme)
+
+
+def comparison_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    """Each indicator for the programme and for the whole system (under the same filters)."""
+    programme = _programme(params)
+    name = data.labels()["programme"].get(programme, programme)
+    metrics = data.metrics()
+    rows = []
+    for metric in FUNNEL_METRICS:
+        info = metrics[metric]
+        for group, extra in ((name, {"programme": [programme]}), ("whole system", None)):
+            r = data.metric_for(metric, state, extra_filters=extra).iloc[0]
+            rows.append(
+                {
+                    "indicator": info.label,
+                    "metric": metric,
+                    "group": group,
+                    **{
+                        k: r[k]
+                        for k in ("numerator", "denominator", "value", "ci_low", "ci_high", "suppressed")
+                    },
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def comparison_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    return figures.comparison_figure(t, "")
+
+
+def trend_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    metric = params.get(ids.PROGRAMME_TREND_METRIC) or TREND_DEFAULT
+    if metric not in FUNNEL_METRICS:
+        raise ValueError(f"{metric!r} is not offered here")
+    return spc_table(data, metric, state, {"programme": [_programme(params)]})
+
+
+def trend_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    info = data.metric_info(params.get(ids.PROGRAMME_TREND_METRIC) or TREND_DEFAULT)
+    series, chart = spc_from_table(t)
+    return figures.spc_figure(series, chart, "", info.kind, info.direction)
+
+
+def support_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    series = data.monthly("peer_contact_share", state, extra_filters={"programme": [_programme(params)]})
+    return split_by_delivery(series, "period")
+
+
+def support_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    return figures.mix_figure(
+        t,
+        "period",
+        "delivered_by",
+        "",
+        value="contacts",
+        order=("professional", "peer"),
+        colours=DELIVERY_COLOURS,
+        horizontal=False,
+        percent=False,
+    )
+
+
+CHARTS: dict[str, Chart] = {
+    c.name: c
+    for c in (
+        Chart(
+            "programme_vs_system",
+            "Indicators: this programme against the whole system",
+            comparison_table,
+            comparison_figure,
+            controls=((ids.PROGRAMME_ID, "data"),),
+            note="Values with 95% intervals, for the period and filters chosen.",
+        ),
+        Chart(
+            "programme_trend",
+            "Trend (XmR chart, last 24 months)",
+            trend_table,
+            trend_figure,
+            controls=((ids.PROGRAMME_ID, "data"), (ids.PROGRAMME_TREND_METRIC, "value")),
+        ),
+        Chart(
+            "programme_support",
+            "Attended contacts by who delivered them, by month",
+            support_table,
+            support_figure,
+            controls=((ids.PROGRAMME_ID, "data"),),
+        ),
+    )
+}
+
+
+def layout(data: DashboardData, programme_id: str = "", search: str = "", **_: Any) -> Any:
+    programme = data.programme(programme_id) if programme_id else None
+    if programme is None:
+        return html.Div(
+            [
+                html.H1("Programme not found", className="h4"),
+                html.P(
+                    [
+                        "There is no programme with the id ",
+                        html.Code(programme_id or "(none)"),
+                        ". ",
+                        dcc.Link("See all programmes", href="/programmes" + search),
+                        ".",
+                    ]
+                ),
+            ]
+        )
+    metrics = data.metrics()
+    trend_control = html.Div(
+        [
+            html.Label("Indicator", htmlFor=ids.PROGRAMME_TREND_METRIC, className="small me-2"),
+            dcc.Dropdown(
+                id=ids.PROGRAMME_TREND_METRIC,
+                value=TREND_DEFAULT,
+                clearable=False,
+                options=[{"label": metrics[m].label, "value": m} for m in FUNNEL_METRICS],
+                style={"minWidth": "300px"},
+            ),
+        ],
+        className="d-flex align-items-center",
+    )
+    return html.Div(
+        [
+            dcc.Store(id=ids.PROGRAMME_ID, data=programme["programme_id"]),
+            html.Div(
+                dcc.Link("← All programmes", href="/programmes" + search, className="small"),
+                className="no-print",
+            ),
+            html.H1(programme["programme_name"], className="h4 mt-1"),
+            html.P(
+                f"{programme['setting'].replace('_', ' ').capitalize()} · {programme['provider_name']} · "
+                f"{programme['area_name']}",
+                className="text-muted",
+            ),
+            dbc.Row(
+                [
+                    chart_card(CHARTS["programme_vs_system"], width=6),
+                    chart_card(CHARTS["programme_trend"], controls=trend_control, width=6),
+                ]
+            ),
+            dbc.Row([chart_card(CHARTS["programme_support"])]),
+        ]
+    )
+
+
+def register(app: Dash, data: DashboardData) -> None:
+    """All this page's callbacks are chart callbacks (registered from CHARTS)."""

@@ -1,0 +1,115 @@
+"""Retention: how long people stay in treatment, 12-week retention and early unplanned exits over time,
+and how episodes end, by programme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, html
+
+from dashboard import figures, ids
+from dashboard.components import Chart, chart_card
+from dashboard.filters import FilterState
+from dashboard.pages.common import km_chart, spc_chart
+from dashboard.queries import DashboardData
+
+PATH = "/retention"
+NAME = "Retention"
+
+KM_CHOICES = [
+    {"label": "All", "value": "all"},
+    {"label": "Setting", "value": "setting"},
+    {"label": "Programme", "value": "programme"},
+    {"label": "Substance group", "value": "substance_group"},
+]
+
+OUTCOME_ORDER = ("successful", "incomplete", "transferred", "died")
+OUTCOME_COLOURS = {
+    "successful": figures.OKABE_ITO["blue"],
+    "incomplete": figures.OKABE_ITO["orange"],
+    "transferred": figures.OKABE_ITO["sky_blue"],
+    "died": figures.OKABE_ITO["black"],
+}
+
+
+def exit_mix_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    return data.exit_mix(state, by="programme").rename(
+        columns={"unit": "programme", "label": "programme_name"}
+    )
+
+
+def exit_mix_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    return figures.mix_figure(
+        t,
+        "programme_name",
+        "outcome_group",
+        "",
+        value="count",
+        order=OUTCOME_ORDER,
+        total="total",
+        colours=OUTCOME_COLOURS,
+    )
+
+
+CHARTS: dict[str, Chart] = {
+    c.name: c
+    for c in (
+        km_chart(
+            "time_in_treatment_km",
+            "time_in_treatment",
+            "Time in treatment until an unplanned exit",
+            ids.RETENTION_KM_BY,
+            survival_label="no unplanned exit yet",
+        ),
+        spc_chart(
+            "retention_12wk_spc", "retention_12wk", "Retained in treatment at 12 weeks, by month of start"
+        ),
+        spc_chart(
+            "early_unplanned_exit_spc",
+            "early_unplanned_exit",
+            "Unplanned exit before 12 weeks, by month of start",
+        ),
+        Chart(
+            "exit_mix",
+            "How episodes ended, by programme (discharges in the period)",
+            exit_mix_table,
+            exit_mix_figure,
+            note="Share of discharges in each outcome group. Cells of 1–4 discharges are suppressed, with "
+            "enough others that none can be worked out.",
+        ),
+    )
+}
+
+
+def layout(data: DashboardData, **_: Any) -> Any:
+    km_control = html.Div(
+        [
+            html.Span("Split by: ", className="small me-2"),
+            dbc.RadioItems(
+                id=ids.RETENTION_KM_BY, options=KM_CHOICES, value="setting", inline=True, className="small"
+            ),
+        ],
+        className="d-flex align-items-center",
+    )
+    return html.Div(
+        [
+            html.H1("Retention", className="h4"),
+            dbc.Row([chart_card(CHARTS["time_in_treatment_km"], controls=km_control)]),
+            dbc.Row(
+                [
+                    chart_card(CHARTS["retention_12wk_spc"], width=6),
+                    chart_card(CHARTS["early_unplanned_exit_spc"], width=6),
+                ]
+            ),
+            dbc.Row([chart_card(CHARTS["exit_mix"])]),
+        ]
+    )
+
+
+def register(app: Dash, data: DashboardData) -> None:
+    """All this page's callbacks are chart callbacks (registered from CHARTS)."""

@@ -1,0 +1,417 @@
+"""What the dashboard asks of the warehouse: metric tables through the metric layer, plus a few
+aggregates of the warehouse's own bookkeeping (load history, rejected rows, completeness).
+
+Everything returned is aggregated: counts, proportions with their numerators and denominators,
+Kaplan-Meier tables, option lists from the dimension tables. No function here returns a row per
+person, episode or contact, so nothing record-level can reach the browser. Small counts are
+suppressed by the metric layer (threshold 5) and, for the few aggregates computed here, by
+`pipelines.stats` with the same rule.
+
+A `DashboardData` is made once per app and shared by its callbacks. Its cache holds aggregated
+tables keyed by the warehouse file's identity and the query, so it is the same for every user and a
+new load (an atomic file swap) is never served stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dashboard.filters import FILTER_DIMENSIONS, FilterState, month_end
+from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
+from pipelines.stats import apply_suppression, suppress_table, xmr
+from pipelines.warehouse import Warehouse, open_warehouse
+
+log = logging.getLogger(__name__)
+
+AGE_BANDS = ("18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-64", "65+", "unknown")
+SUPPRESSION_THRESHOLD = 5
+#: Months on an SPC chart (Making Data Count advises at least 15 points; two years shows seasonality).
+SPC_MONTHS = 24
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What the page needs to know about a metric to show it."""
+
+    id: str
+    label: str
+    kind: str  # count, proportion, continuous, survival
+    direction: str | None  # "up", "down" or None
+    definition: str
+    unit: str = ""
+
+
+class _LRU:
+    """A small thread-safe least-recently-used cache of aggregated tables."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object]) -> object:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()  # outside the lock: two threads may compute the same thing once each
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+def _frozen_filters(filters: dict[str, Sequence[str]] | None) -> tuple:
+    return tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items()))
+
+
+def month_range(end: date, months: int) -> list[str]:
+    """Labels ``YYYY-MM`` of the ``months`` calendar months ending with the month of ``end``."""
+    y, m = end.year, end.month
+    labels = []
+    for _ in range(months):
+        labels.append(f"{y:04d}-{m:02d}")
+        m -= 1
+        if m == 0:
+            y, m = y - 1, 12
+    return labels[::-1]
+
+
+class DashboardData:
+    """The dashboard's read-only view of one warehouse file."""
+
+    def __init__(self, db_path: str | os.PathLike[str], cache_size: int = 512) -> None:
+        self.path = Path(db_path)
+        self.warehouse: Warehouse = open_warehouse(self.path)  # raises WarehouseNotFound
+        self._cache = _LRU(cache_size)
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _identity(self) -> tuple:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return ()
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def cached(self, key: tuple, compute: Callable[[], object]) -> object:
+        return self._cache.get_or_compute((self._identity(), *key), compute)
+
+    def close(self) -> None:
+        self.warehouse.close()
+
+    # -- metadata ------------------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, MetricInfo]:
+        """Every metric the metric layer offers, by id, in the order of METRICS.md."""
+        from pipelines.metrics import available_metrics, describe_metric
+
+        def compute() -> dict[str, MetricInfo]:
+            out: dict[str, MetricInfo] = {}
+            for name in available_metrics():
+                d = describe_metric(name)
+                out[name] = MetricInfo(
+                    id=name,
+                    label=str(d["label"]),
+                    kind=str(d["kind"]),
+                    direction=d.get("improvement", d.get("direction")),  # type: ignore[arg-type]
+                    definition=str(d["definition"]),
+                    unit=str(d.get("unit") or ""),
+                )
+            return out
+
+        return self.cached(("metrics",), compute)  # type: ignore[return-value]
+
+    def metric_info(self, name: str) -> MetricInfo:
+        return self.metrics()[name]
+
+    def dates(self) -> tuple[date, date]:
+        """(first date, as_of): the span of the data and the default extract date."""
+
+        def compute() -> tuple[date, date]:
+            row = self.warehouse.sql("SELECT first_date, as_of FROM extract_dates").iloc[0]
+            return pd.Timestamp(row["first_date"]).date(), pd.Timestamp(row["as_of"]).date()
+
+        return self.cached(("dates",), compute)  # type: ignore[return-value]
+
+    def as_of(self) -> date:
+        return self.dates()[1]
+
+    def filter_options(self) -> dict[str, list[dict[str, str]]]:
+        """Dropdown options per filter dimension, from the dimension tables (no record-level data)."""
+
+        def compute() -> dict[str, list[dict[str, str]]]:
+            programmes = self.warehouse.sql(
+                "SELECT programme_id, programme_name, setting, provider_id, provider_name, "
+                "area_code, area_name "
+                "FROM stg_programmes ORDER BY programme_name"
+            )
+
+            def options(value: str, label: str) -> list[dict[str, str]]:
+                pairs = programmes[[value, label]].drop_duplicates().sort_values(label)
+                return [{"value": str(v), "label": str(lab)} for v, lab in pairs.itertuples(index=False)]
+
+            return {
+                "area": options("area_code", "area_name"),
+                "provider": options("provider_id", "provider_name"),
+                "programme": options("programme_id", "programme_name"),
+                "setting": [
+                    {"value": s, "label": s.replace("_", " ")}
+                    for s in sorted(programmes["setting"].dropna().unique())
+                ],
+                "substance_group": [{"value": s, "label": s.replace("_", " ")} for s in SUBSTANCE_GROUPS],
+                "sex": [{"value": s, "label": s} for s in SEXES],
+                "age_band": [{"value": s, "label": s} for s in AGE_BANDS],
+            }
+
+        return self.cached(("options",), compute)  # type: ignore[return-value]
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        """Value → label per dimension (programme id → programme name, ...)."""
+        return {d: {o["value"]: o["label"] for o in opts} for d, opts in self.filter_options().items()}
+
+    def programme(self, programme_id: str) -> dict[str, str] | None:
+        """The programme's name, setting, provider and area, or None if there is no such programme."""
+        table = self.warehouse.sql(
+            "SELECT programme_id, programme_name, setting, provider_name, area_name FROM stg_programmes "
+            "WHERE programme_id = $id",
+            {"id": programme_id},
+        )
+        return None if table.empty else {k: str(v) for k, v in table.iloc[0].items()}
+
+    # -- metrics -------------------------------------------------------------------------------------
+
+    def metric(
+        self,
+        name: str,
+        start: date,
+        end: date,
+        by: Sequence[str] = (),
+        filters: dict[str, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        """`pipelines.metrics.compute_metric` (suppressed, threshold 5), cached."""
+        from pipelines.metrics import compute_metric
+
+        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters))
+
+        def compute() -> pd.DataFrame:
+            t0 = time.perf_counter()
+            table = compute_metric(
+                self.warehouse,
+                name,
+                start,
+                end,
+                by=list(by) or None,
+                filters={k: list(v) for k, v in (filters or {}).items()} or None,
+                suppress=True,
+                threshold=SUPPRESSION_THRESHOLD,
+            )
+            log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
+            return table
+
+        return self.cached(key, compute).copy()  # type: ignore[union-attr]
+
+    def metric_for(
+        self,
+        name: str,
+        state: FilterState,
+        by: Sequence[str] = (),
+        extra_filters: dict[str, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        filters = state.metric_filters()
+        filters.update(extra_filters or {})
+        return self.metric(name, state.start, state.end, by, filters)
+
+    def monthly(
+        self,
+        name: str,
+        state: FilterState,
+        months: int = SPC_MONTHS,
+        extra_filters: dict[str, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        """`pipelines.metrics.metric_series` over the ``months`` months ending with the period's last
+        month: one row per month (a month with nothing in it has zero counts and no value; months
+        without the follow-up a metric needs are absent), with a ``period`` column for plotting."""
+
+        labels = month_range(state.end, months)
+        start = date.fromisoformat(labels[0] + "-01")
+        end = month_end(state.end)
+        filters = state.metric_filters()
+        filters.update(extra_filters or {})
+        key = ("series", name, start, end, _frozen_filters(filters))
+
+        def compute() -> pd.DataFrame:
+            table = self._series(name, start, end, filters)
+            table["month"] = table["month"].astype(str)
+            table.insert(0, "period", table["month"])
+            return table
+
+        return self.cached(key, compute).copy()  # type: ignore[union-attr]
+
+    def _series(self, name: str, start: date, end: date, filters: dict[str, list[str]]) -> pd.DataFrame:
+        from pipelines.metrics import metric_series
+
+        return metric_series(
+            self.warehouse,
+            name,
+            start,
+            end,
+            filters=filters or None,
+            suppress=True,
+            threshold=SUPPRESSION_THRESHOLD,
+        )
+
+    def spc(
+        self,
+        name: str,
+        state: FilterState,
+        months: int = SPC_MONTHS,
+        extra_filters: dict[str, Sequence[str]] | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(monthly series, its XmR table) for a metric, improvement direction from the registry.
+
+        Months of the period's end that are not yet complete, or whose cohort cannot be followed up
+        by as_of, simply have no value.
+        """
+        series = self.monthly(name, state, months, extra_filters)
+        info = self.metric_info(name)
+        chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
+        return series, chart
+
+    # -- aggregates the metric layer does not offer ---------------------------------------------------
+
+    def _where(self, state: FilterState, date_column: str) -> tuple[str, dict[str, object]]:
+        clauses = [f"{date_column} BETWEEN $period_start AND $period_end"]
+        params: dict[str, object] = {"period_start": state.start, "period_end": state.end}
+        for dimension, values in state.metric_filters().items():
+            if dimension not in FILTER_DIMENSIONS:  # names reach the SQL text only from this list
+                raise ValueError(dimension)
+            clauses.append(f"{dimension} IN (SELECT unnest($f_{dimension}::VARCHAR[]))")
+            params[f"f_{dimension}"] = list(values)
+        return " AND ".join(clauses), params
+
+    def exit_mix(self, state: FilterState, by: str = "programme") -> pd.DataFrame:
+        """Discharges in the period by ``by`` and outcome group, with primary and secondary
+        suppression (threshold 5; programme and outcome-group totals are taken as shown elsewhere)."""
+        if by not in ("programme", "setting", "substance_group"):
+            raise ValueError(by)
+        key = ("exit_mix", by, state)
+
+        def compute() -> pd.DataFrame:
+            where, params = self._where(state, "discharge_date")
+            label = "programme_name" if by == "programme" else by
+            table = self.warehouse.sql(
+                f"SELECT {by} AS unit, any_value({label}) AS label, outcome_group, count(*) AS count "
+                f"FROM episode_facts WHERE {where} AND outcome_group IS NOT NULL "
+                "GROUP BY ALL ORDER BY label, outcome_group",
+                params,
+            )
+            if table.empty:
+                return table.assign(suppressed=pd.Series(dtype=bool))
+            # Complete the grid so a zero is a visible zero, not a gap that hides a count.
+            grid = pd.MultiIndex.from_product(
+                [table["unit"].unique(), ["successful", "incomplete", "transferred", "died"]],
+                names=["unit", "outcome_group"],
+            )
+            labels = table.drop_duplicates("unit").set_index("unit")["label"]
+            table = (
+                table.set_index(["unit", "outcome_group"])["count"].reindex(grid, fill_value=0).reset_index()
+            )
+            table["label"] = table["unit"].map(labels)
+            table["total"] = table.groupby("unit")["count"].transform("sum")
+            hidden = suppress_table(
+                table, ["count"], ["unit", "outcome_group"], threshold=SUPPRESSION_THRESHOLD
+            )
+            out = apply_suppression(table, hidden, ["count"])
+            # A unit's total (its discharges) is published: the share of each shown group is of it, and
+            # a total of 1-4 is itself suppressed along with the whole row.
+            small_total = (out["total"] >= 1) & (out["total"] < SUPPRESSION_THRESHOLD)
+            out = apply_suppression(out, small_total, ["count", "total"])
+            return out[["unit", "label", "outcome_group", "count", "total", "suppressed"]]
+
+        return self.cached(key, compute).copy()  # type: ignore[union-attr]
+
+    # -- the Data page -------------------------------------------------------------------------------
+
+    def load_history(self) -> pd.DataFrame:
+        """The latest loads: when, which extract date, rows loaded and rejected, status (no file paths)."""
+        wanted = (
+            "load_id",
+            "loaded_at",
+            "as_of",
+            "rows_loaded",
+            "rows_rejected",
+            "strict",
+            "status",
+            "contract_version",
+        )
+
+        def compute() -> pd.DataFrame:
+            present = self._columns("load_history")
+            columns = ", ".join(c for c in wanted if c in present) or "*"
+            return self.warehouse.sql(f"SELECT {columns} FROM load_history ORDER BY 1 DESC LIMIT 50")
+
+        return self.cached(("load_history",), compute).copy()  # type: ignore[union-attr]
+
+    def _columns(self, table: str) -> set[str]:
+        return set(
+            self.warehouse.sql(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = $t", {"t": table}
+            )["column_name"]
+        )
+
+    def rejected_by_rule(self) -> pd.DataFrame:
+        """Rows rejected at load, counted by table, column and rule (never the rows or their values)."""
+
+        def compute() -> pd.DataFrame:
+            present = self._columns("quarantine")
+            if not {"table_name", "rule"} <= present:
+                return pd.DataFrame(columns=["table", "column", "rule", "rows"])
+            column = "coalesce(column_name, '')" if "column_name" in present else "''"
+            return self.warehouse.sql(
+                f'SELECT table_name AS "table", {column} AS "column", rule, count(*) AS rows '
+                "FROM quarantine GROUP BY ALL ORDER BY rows DESC, 1, 2, 3"
+            )
+
+        return self.cached(("rejected",), compute).copy()  # type: ignore[union-attr]
+
+    def completeness(self) -> pd.DataFrame:
+        """Share of non-missing values in each optional contract column, by table."""
+
+        def compute() -> pd.DataFrame:
+            rows = []
+            for name in TABLE_ORDER:
+                table = TABLES[name]
+                optional = [c.name for c in table.columns if not c.required]
+                selects = ", ".join(f'count("{c}") AS "{c}"' for c in optional)
+                counts = self.warehouse.sql(
+                    f"SELECT count(*) AS n_rows{', ' + selects if selects else ''} FROM {name}"
+                ).iloc[0]
+                n = int(counts["n_rows"])
+                rows.append({"table": name, "column": "(all rows)", "rows": n, "filled": n, "share": 1.0})
+                for c in optional:
+                    filled = int(counts[c])
+                    rows.append(
+                        {
+                            "table": name,
+                            "column": c,
+                            "rows": n,
+                            "filled": filled,
+                            "share": filled / n if n else np.nan,
+                        }
+                    )
+            return pd.DataFrame(rows)
+
+        return self.cached(("completeness",), compute).copy()  # type: ignore[union-attr]

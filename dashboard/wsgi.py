@@ -1,0 +1,15 @@
+"""WSGI entry point: ``ROSC_DB=rosc.duckdb gunicorn --no-control-socket -w 2 dashboard.wsgi:server``.
+
+Each gunicorn worker imports this module and opens the warehouse read-only (DuckDB allows many
+read-only processes on one file). ``ROSC_DB`` names the warehouse (default ``rosc.duckdb``); each
+worker computes the default view's headline tiles as it starts unless ``ROSC_WARM=0``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dashboard.app import create_app
+
+app = create_app(os.environ.get("ROSC_DB", "rosc.duckdb"), warm=os.environ.get("ROSC_WARM", "1") != "0")
+server = app.server
