@@ -231,12 +231,17 @@ DUCKDB_TYPES: dict[str, str] = {
 }
 
 
-def create_table_sql(table: Table, name: str | None = None) -> str:
-    """DDL for a warehouse table holding the contract columns of `table`."""
+def create_table_sql(table: Table, name: str | None = None, *, primary_key: bool = True) -> str:
+    """DDL for a warehouse table holding the contract columns of `table`.
+
+    `primary_key=False` leaves out the PRIMARY KEY index (the loader checks key uniqueness itself;
+    DuckDB's index would double the time to insert millions of rows).
+    """
     cols = ",\n  ".join(
         f"{c.name} {DUCKDB_TYPES[c.type]}{' NOT NULL' if c.required else ''}" for c in table.columns
     )
-    return f"CREATE TABLE {name or table.name} (\n  {cols},\n  PRIMARY KEY ({table.key})\n)"
+    key = f",\n  PRIMARY KEY ({table.key})" if primary_key else ""
+    return f"CREATE TABLE {name or table.name} (\n  {cols}{key}\n)"
 
 
 def outcome_group_sql(column: str = "discharge_reason") -> str:

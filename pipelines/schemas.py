@@ -1,0 +1,716 @@
+"""The data contract's row rules as pandera schemas, and the failures they report.
+
+Every rule of `DATA_CONTRACT.md` that a single row can break is a pandera check with a stable rule
+name; the loader stores that name in the quarantine table and the rejected-rows report:
+
+| rule | what it checks |
+|---|---|
+| `date_format` | a date written as text is a real calendar date in `YYYY-MM-DD` form |
+| `type` | an integer or boolean written as text is one (`42`, `true`/`false`) |
+| `required` | a required column has a value |
+| `code` | a code is one of the contract's codes, exactly (case-sensitive) |
+| `range` | an integer lies in its range (birth_year: 1900 … year of as_of − 12) |
+| `after_as_of` | no date is later than the extract's as_of date |
+| `unique` | the table's key appears once in its file |
+| `person_id_format` | person_id is 6–64 characters of `[A-Za-z0-9_-]` |
+| `nhs_number` | person_id is not a 10-digit number with a valid NHS-number check digit |
+| `date_order` | triage ≥ referral; start ≥ referral, ≥ triage; discharge ≥ start (or referral) |
+| `discharge_reason_presence` | discharge_reason is present exactly when discharge_date is |
+| `foreign_key` | a referenced person/programme/provider/episode exists (in this load or the warehouse) |
+| `episode_person` | a contact's or assessment's episode belongs to the same person |
+| `overlap` | two episodes of one person in the same programme do not overlap (the later-starting one fails) |
+
+The schemas validate pandas frames backed by Arrow (`pd.ArrowDtype`), indexed by the row's line
+number in its file, so a failure's index is the line to report. A CSV is read as text: its date,
+integer and boolean columns first pass `text_schema_for` (rules `date_format`, `type`) and are then
+converted by `to_contract_types`; a Parquet column already of the right type skips that step.
+`schema_for(table, as_of, known_keys, episode_person)` then checks the typed frame. Overlap needs the
+final set of a load's episodes, so it is a schema of its own (`overlap_schema`), run on the episodes
+that pass everything else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pandera.pandas as pdr
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandera.errors import SchemaErrors
+
+from pipelines.contract import (
+    MIN_AGE_AT_EXTRACT,
+    MIN_BIRTH_YEAR,
+    PERSON_ID_PATTERN,
+    TABLES,
+    Column,
+    Table,
+)
+
+RULES = (
+    "date_format",
+    "type",
+    "required",
+    "code",
+    "range",
+    "after_as_of",
+    "unique",
+    "person_id_format",
+    "nhs_number",
+    "date_order",
+    "discharge_reason_presence",
+    "foreign_key",
+    "episode_person",
+    "overlap",
+)
+
+#: Arrow types of a typed (validated) frame, by contract type. Integers are validated as int64 and
+#: narrowed by the warehouse's INTEGER columns on insert.
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "code": pa.string(),
+    "date": pa.date32(),
+    "integer": pa.int64(),
+    "boolean": pa.bool_(),
+}
+PANDAS_TYPES = {name: pd.ArrowDtype(t) for name, t in ARROW_TYPES.items()}
+
+#: Columns of a failures frame (one row per broken rule per row).
+FAILURE_COLUMNS = ["line", "column", "rule", "value", "message"]
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_BIG_FRAME_ROWS = 200_000
+_INTEGER_TEXT = r"^[+-]?\d{1,18}$"
+_BOOLEAN_TEXT = ("true", "false")
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrow helpers: checks compute on the Arrow arrays behind the frame and return numpy booleans.
+
+
+def _arrow(series: pd.Series) -> pa.ChunkedArray:
+    array = series.array
+    if hasattr(array, "__arrow_array__"):
+        result = array.__arrow_array__()
+        return result if isinstance(result, pa.ChunkedArray) else pa.chunked_array([result])
+    return pa.chunked_array([pa.array(series, from_pandas=True)])
+
+
+def _bools(result: pa.ChunkedArray | pa.Array, index: pd.Index, *, null_is: bool = True) -> pd.Series:
+    """An Arrow boolean result as a numpy-backed boolean Series (nulls count as `null_is`)."""
+    filled = pc.fill_null(result, null_is)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks() if filled.num_chunks != 1 else filled.chunk(0)
+    return pd.Series(filled.to_numpy(zero_copy_only=False), index=index, copy=False)
+
+
+def _or_null(series: pd.Series, result: pa.ChunkedArray) -> pd.Series:
+    """Passes where the value is null (nullability is the `required` rule's business)."""
+    return _bools(pc.or_kleene(pc.is_null(_arrow(series)), result), series.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text rules (CSV, or a Parquet column stored as text): date_format and type.
+
+
+def iso_dates(text: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Parse `YYYY-MM-DD` text strictly: (dates with null where invalid, validity mask).
+
+    Fast path: Arrow's cast parses ISO dates and refuses impossible ones (2023-02-29) but fails as
+    a whole. Only then the slow path: strptime, which rolls 2023-02-29 over to 1 March, so a date
+    counts as valid when formatting it back gives the same text.
+    """
+    text = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
+    shaped = pc.fill_null(pc.match_substring_regex(text, _ISO_DATE), False)
+    candidates = pc.if_else(shaped, text, pa.scalar(None, pa.string()))
+    try:
+        dates = pc.cast(candidates, pa.date32())
+        valid = shaped
+    except pa.ArrowInvalid:
+        stamps = pc.strptime(candidates, format="%Y-%m-%d", unit="s", error_is_null=True)
+        valid = pc.fill_null(pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), candidates), False)
+        dates = pc.if_else(valid, pc.cast(stamps, pa.date32()), pa.scalar(None, pa.date32()))
+    return dates, pc.or_(valid, pc.is_null(text))
+
+
+def integers(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Parse integer text: (int64 with null where invalid, validity mask)."""
+    valid = pc.fill_null(pc.match_substring_regex(text, _INTEGER_TEXT), False)
+    cleaned = pc.if_else(valid, text, pa.scalar(None, pa.string()))
+    return pc.cast(pc.utf8_ltrim(cleaned, characters="+"), pa.int64()), pc.or_(valid, pc.is_null(text))
+
+
+def booleans(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Parse `true`/`false` text: (booleans with null where invalid, validity mask)."""
+    valid = pc.fill_null(pc.is_in(text, value_set=pa.array(_BOOLEAN_TEXT)), False)
+    return pc.equal(pc.if_else(valid, text, pa.scalar(None, pa.string())), "true"), pc.or_(
+        valid, pc.is_null(text)
+    )
+
+
+_PARSERS: dict[str, Callable[[pa.ChunkedArray], tuple[pa.ChunkedArray, pa.ChunkedArray]]] = {
+    "date": iso_dates,
+    "integer": integers,
+    "boolean": booleans,
+}
+_TEXT_RULES = {"date": "date_format", "integer": "type", "boolean": "type"}
+
+
+def _text_check(kind: str) -> pdr.Check:
+    parse = _PARSERS[kind]
+    return pdr.Check(lambda s: _bools(parse(_arrow(s))[1], s.index), name=_TEXT_RULES[kind], ignore_na=False)
+
+
+def text_schema_for(table_name: str, columns: list[str]) -> pdr.DataFrameSchema:
+    """Rules for the columns of `table_name` that arrive as text but hold dates, integers or booleans."""
+    table = TABLES[table_name]
+    schema_columns = {}
+    messages = {}
+    for name in columns:
+        col = table.column(name)
+        schema_columns[name] = pdr.Column(
+            PANDAS_TYPES["string"], nullable=True, checks=[_text_check(col.type)], required=False
+        )
+        what = {"date": "a date in YYYY-MM-DD form", "integer": "an integer", "boolean": "true or false"}[
+            col.type
+        ]
+        messages[(name, _TEXT_RULES[col.type])] = f"{name} '{{value}}' is not {what}"
+    return pdr.DataFrameSchema(schema_columns, name=f"{table_name} (text)", metadata={"messages": messages})
+
+
+def _to_type(array: pa.ChunkedArray, col: Column) -> pa.ChunkedArray | None:
+    """`array` in the contract type of `col` when its Arrow type converts losslessly, else None."""
+    t = array.type
+    if col.type in ("string", "code"):
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            array = pc.cast(array, pa.string())
+            # An empty string is a null, as an empty CSV field is.
+            empty = pc.equal(array, "")
+            if pc.any(empty).as_py():
+                return pc.if_else(empty, pa.scalar(None, pa.string()), array)
+            return array
+        if pa.types.is_integer(t) or pa.types.is_dictionary(t):
+            return _to_type(pc.cast(array, pa.string()), col)
+        if pa.types.is_null(t):
+            return pa.chunked_array([pa.nulls(len(array), pa.string())])
+        return None
+    if col.type == "date":
+        if pa.types.is_date(t) or pa.types.is_timestamp(t):
+            return pc.cast(array, pa.date32())
+    elif col.type == "integer":
+        if pa.types.is_integer(t):
+            return pc.cast(array, pa.int64())
+        if pa.types.is_floating(t):
+            integral = pc.fill_null(pc.equal(pc.floor(array), array), True)
+            if pc.all(integral).as_py() and (len(array) == 0 or pc.max(pc.abs(array)).as_py() or 0) < 2**53:
+                return pc.cast(array, pa.int64())
+            return None
+    elif col.type == "boolean":
+        if pa.types.is_boolean(t):
+            return array
+    if pa.types.is_null(t):
+        return pa.chunked_array([pa.nulls(len(array), ARROW_TYPES[col.type])])
+    return None
+
+
+def to_contract_types(table_name: str, data: pa.Table, index: pd.Index) -> tuple[pa.Table, pd.DataFrame]:
+    """Convert a file's columns to the contract's types: (typed Arrow table, text failures).
+
+    A column already of a matching Arrow type is converted losslessly; any other column is treated
+    as text and checked by `text_schema_for` (rules `date_format`, `type`); a value that fails
+    becomes null in the typed table (its row is rejected all the same).
+    """
+    table = TABLES[table_name]
+    typed: dict[str, pa.ChunkedArray] = {}
+    text: dict[str, pa.ChunkedArray] = {}
+    for col in table.columns:
+        array = data.column(col.name)
+        converted = _to_type(array, col)
+        if converted is not None:
+            typed[col.name] = converted
+        else:
+            as_text = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
+            as_text = pc.if_else(pc.equal(as_text, ""), pa.scalar(None, pa.string()), as_text)
+            text[col.name] = as_text
+            typed[col.name] = _PARSERS[col.type](as_text)[0] if col.type in _PARSERS else as_text
+    failures = empty_failures()
+    if text:
+        frame = pa.table(text).to_pandas(types_mapper=pd.ArrowDtype)
+        frame.index = index
+        failures = validate(frame, text_schema_for(table_name, list(text)))
+    arrays = [pc.cast(typed[c.name], ARROW_TYPES[c.type]) for c in table.columns]
+    return pa.table(arrays, names=table.column_names), failures
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed rules.
+
+
+@dataclass(frozen=True)
+class KnownKeys:
+    """The keys a row may refer to: valid rows of this load ∪ rows already in the warehouse.
+
+    `keys` maps a table name to an Arrow array of its distinct keys; `episode_person` is a table
+    (episode_id, person_id) of every episode the warehouse will hold after this load.
+    """
+
+    keys: Mapping[str, pa.Array]
+    episode_person: pa.Table | None = None
+
+
+def _codes_check(codes: tuple[str, ...]) -> pdr.Check:
+    value_set = pa.array(codes, pa.string())
+    return pdr.Check(
+        lambda s: _or_null(s, pc.is_in(_arrow(s), value_set=value_set)), name="code", ignore_na=False
+    )
+
+
+def _range_check(low: int | None, high: int | None) -> pdr.Check:
+    def within_bounds(s: pd.Series) -> pd.Series:
+        values = _arrow(s)
+        ok = pc.greater_equal(values, low) if low is not None else None
+        if high is not None:
+            upper = pc.less_equal(values, high)
+            ok = upper if ok is None else pc.and_(ok, upper)
+        return _bools(ok, s.index)
+
+    return pdr.Check(within_bounds, name="range", ignore_na=False)
+
+
+def _not_after_check(as_of: date) -> pdr.Check:
+    limit = pa.scalar(as_of, pa.date32())
+    return pdr.Check(
+        lambda s: _bools(pc.less_equal(_arrow(s), limit), s.index), name="after_as_of", ignore_na=False
+    )
+
+
+def _foreign_key_check(keys: pa.Array) -> pdr.Check:
+    return pdr.Check(
+        lambda s: _or_null(s, pc.is_in(_arrow(s), value_set=keys)), name="foreign_key", ignore_na=False
+    )
+
+
+def _strictly_increasing(values: pa.ChunkedArray) -> bool:
+    """True when every value is greater than the one before (so all are distinct); nulls: False."""
+    array = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if len(array) < 2:
+        return True
+    ascending = pc.less(array.slice(0, len(array) - 1), array.slice(1))
+    return bool(pc.all(pc.fill_null(ascending, False)).as_py())
+
+
+def _unique_check() -> pdr.Check:
+    """The key appears once in its file.
+
+    For big files a DuckDB distinct count (parallel) answers first; pandas' duplicated() finds
+    the offending rows only when there are some.
+    """
+
+    def key_appears_once(s: pd.Series) -> pd.Series:
+        if len(s) >= _BIG_FRAME_ROWS:
+            values = _arrow(s)
+            if _strictly_increasing(values):  # extracts are often written in key order
+                return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
+            batches = pa.Table.from_arrays([values], names=["k"]).to_batches(max_chunksize=122_880)
+            con = duckdb.connect()
+            try:
+                con.register(
+                    "key_values", pa.Table.from_batches(batches, schema=pa.schema([("k", values.type)]))
+                )
+                distinct, non_null = con.execute(
+                    "SELECT count(DISTINCT k), count(k) FROM key_values"
+                ).fetchall()[0]
+            finally:
+                con.close()
+            if distinct == non_null:
+                return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
+        return ~s.duplicated(keep=False) | s.isna()
+
+    return pdr.Check(key_appears_once, name="unique", ignore_na=False)
+
+
+def _person_id_format_check() -> pdr.Check:
+    return pdr.Check(
+        lambda s: _or_null(s, pc.match_substring_regex(_arrow(s), PERSON_ID_PATTERN)),
+        name="person_id_format",
+        ignore_na=False,
+    )
+
+
+def is_nhs_number(value: str) -> bool:
+    """True for a 10-digit string whose last digit is a valid NHS-number modulus-11 check digit.
+
+    Reference: NHS Data Dictionary, "NHS Number": weights 10..2 over the first nine digits,
+    check = 11 − (sum mod 11); 11 means 0 and 10 means the number is invalid.
+    """
+    if len(value) != 10 or not value.isascii() or not value.isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(value[9])
+
+
+def _nhs_number_check() -> pdr.Check:
+    def not_nhs(s: pd.Series) -> pd.Series:
+        values = _arrow(s)
+        ten_digits = pc.fill_null(pc.match_substring_regex(values, r"^\d{10}$"), False)
+        ok = np.ones(len(s), dtype=bool)
+        candidates = np.flatnonzero(ten_digits.to_numpy(zero_copy_only=False))
+        if len(candidates):  # rare: only 10-digit ids get the arithmetic
+            texts = s.iloc[candidates].tolist()
+            ok[candidates] = [not is_nhs_number(t) for t in texts]
+        return pd.Series(ok, index=s.index)
+
+    return pdr.Check(not_nhs, name="nhs_number", ignore_na=False)
+
+
+def _frame_check(rule: str, column: str, fn: Callable[[pd.DataFrame], pa.ChunkedArray]) -> pdr.Check:
+    """A check across columns, blamed on `column` (its name is `rule[column]`)."""
+    return pdr.Check(lambda df: _bools(fn(df), df.index), name=f"{rule}[{column}]", ignore_na=False)
+
+
+def _episode_date_checks() -> list[pdr.Check]:
+    def col(df: pd.DataFrame, name: str) -> pa.ChunkedArray:
+        return _arrow(df[name])
+
+    def start_ok(df: pd.DataFrame) -> pa.ChunkedArray:
+        start = col(df, "start_date")
+        after_referral = pc.fill_null(pc.greater_equal(start, col(df, "referral_date")), True)
+        after_triage = pc.fill_null(pc.greater_equal(start, col(df, "triage_date")), True)
+        return pc.and_(after_referral, after_triage)
+
+    def discharge_ok(df: pd.DataFrame) -> pa.ChunkedArray:
+        since = pc.coalesce(col(df, "start_date"), col(df, "referral_date"))
+        return pc.greater_equal(col(df, "discharge_date"), since)
+
+    def reason_present_ok(df: pd.DataFrame) -> pa.ChunkedArray:
+        return pc.equal(pc.is_valid(col(df, "discharge_date")), pc.is_valid(col(df, "discharge_reason")))
+
+    return [
+        _frame_check(
+            "date_order",
+            "triage_date",
+            lambda df: pc.greater_equal(col(df, "triage_date"), col(df, "referral_date")),
+        ),
+        _frame_check("date_order", "start_date", start_ok),
+        _frame_check("date_order", "discharge_date", discharge_ok),
+        _frame_check("discharge_reason_presence", "discharge_reason", reason_present_ok),
+    ]
+
+
+def _episode_person_check(episode_person: pa.Table) -> pdr.Check:
+    episode_ids = episode_person.column("episode_id").combine_chunks()
+    person_ids = episode_person.column("person_id").combine_chunks()
+
+    def same_person(df: pd.DataFrame) -> pa.ChunkedArray:
+        position = pc.index_in(_arrow(df["episode_id"]), value_set=episode_ids)
+        owner = pc.take(person_ids, position)  # null where no episode: foreign_key's business
+        return pc.equal(owner, _arrow(df["person_id"]))
+
+    return _frame_check("episode_person", "episode_id", same_person)
+
+
+def _message(table: Table, col: Column, rule: str, as_of: date, high: int | None = None) -> str:
+    name = col.name
+    if rule == "required":
+        return f"{name} is required but empty"
+    if rule == "code":
+        return f"{name} '{{value}}' is not one of: {', '.join(col.codes or ())}"
+    if rule == "range":
+        return f"{name} {{value}} is outside {col.min_value}–{high if high is not None else col.max_value}"
+    if rule == "after_as_of":
+        return f"{name} {{value}} is after the extract's as_of date {as_of.isoformat()}"
+    if rule == "unique":
+        return f"{name} '{{value}}' appears more than once in this file"
+    if rule == "foreign_key":
+        ref_table, ref_col = col.references or ("?", "?")
+        return (
+            f"{name} '{{value}}' does not exist in {ref_table} (neither among this load's valid "
+            f"{ref_table} rows nor in the warehouse)"
+        )
+    if rule == "person_id_format":
+        return "person_id '{value}' must be 6–64 characters of A-Z, a-z, 0-9, _ or -"
+    if rule == "nhs_number":
+        return (
+            "person_id '{value}' looks like an NHS number (10 digits with a valid check digit); "
+            "person_id must be a pseudonym"
+        )
+    raise KeyError(rule)
+
+
+_FRAME_MESSAGES = {
+    "date_order[triage_date]": "triage_date {value} is before referral_date",
+    "date_order[start_date]": "start_date {value} is before referral_date or triage_date",
+    "date_order[discharge_date]": (
+        "discharge_date {value} is before start_date (referral_date if never started)"
+    ),
+    "discharge_reason_presence[discharge_reason]": (
+        "discharge_reason must be given exactly when discharge_date is (discharge_reason: '{value}')"
+    ),
+    "episode_person[episode_id]": "episode_id '{value}' belongs to another person",
+    "overlap[referral_date]": (
+        "episode (referral_date {value}) overlaps another episode of the same person in the same "
+        "programme that started earlier or is already in the warehouse"
+    ),
+}
+
+
+def schema_for(table_name: str, as_of: date, known_keys: KnownKeys | None = None) -> pdr.DataFrameSchema:
+    """The pandera schema of `table_name`'s typed rows for an extract dated `as_of`.
+
+    With `known_keys`, references are checked against them (rules `foreign_key`, `episode_person`);
+    without, those rules are left out (for checking one table on its own).
+    """
+    table = TABLES[table_name]
+    columns: dict[str, pdr.Column] = {}
+    messages: dict[tuple[str, str], str] = {}
+
+    for col in table.columns:
+        checks: list[pdr.Check] = []
+        high = col.max_value
+        rules = ["required"] if col.required else []
+        if col.codes:
+            checks.append(_codes_check(col.codes))
+            rules.append("code")
+        if col.type == "integer":
+            if col.name == "birth_year":
+                high = as_of.year - MIN_AGE_AT_EXTRACT
+                low = MIN_BIRTH_YEAR
+            else:
+                low = col.min_value
+            checks.append(_range_check(low, high))
+            rules.append("range")
+        if col.type == "date":
+            checks.append(_not_after_check(as_of))
+            rules.append("after_as_of")
+        if col.name == table.key:
+            checks.append(_unique_check())
+            rules.append("unique")
+        if table_name == "people" and col.name == "person_id":
+            checks += [_person_id_format_check(), _nhs_number_check()]
+            rules += ["person_id_format", "nhs_number"]
+        if col.references and known_keys is not None:
+            ref_table = col.references[0]
+            checks.append(_foreign_key_check(known_keys.keys[ref_table]))
+            rules.append("foreign_key")
+        for rule in rules:
+            messages[(col.name, rule)] = _message(table, col, rule, as_of, high)
+        columns[col.name] = pdr.Column(PANDAS_TYPES[col.type], nullable=not col.required, checks=checks)
+
+    frame_checks: list[pdr.Check] = []
+    if table_name == "episodes":
+        frame_checks += _episode_date_checks()
+    if table_name in ("contacts", "assessments") and known_keys is not None:
+        if known_keys.episode_person is not None:
+            frame_checks.append(_episode_person_check(known_keys.episode_person))
+    for check in frame_checks:
+        messages[_split_check_name(check.name)[::-1]] = _FRAME_MESSAGES[check.name]
+    return pdr.DataFrameSchema(
+        columns, checks=frame_checks, strict=True, name=table_name, metadata={"messages": messages}
+    )
+
+
+def overlap_schema(existing: pd.DataFrame | None = None) -> pdr.DataFrameSchema:
+    """Rule `overlap` over the episodes of one load (after every other rule).
+
+    An episode spans [referral_date, discharge_date); an open one runs on. Two episodes of one
+    person in the same programme overlap when each starts before the other ends (so a re-referral
+    on the day of discharge is fine). `existing` holds the warehouse's episodes this load does not
+    replace (episode_id, person_id, programme_id, referral_date, discharge_date): they are already
+    accepted, so an incoming episode overlapping one fails. Among the other incoming episodes, the
+    later-starting one of an overlapping pair fails (same day: the larger episode_id).
+    """
+
+    def no_overlap(df: pd.DataFrame) -> pd.Series:
+        return pd.Series(~episode_overlaps(df, existing), index=df.index)
+
+    check = pdr.Check(no_overlap, name="overlap[referral_date]", ignore_na=False)
+    return pdr.DataFrameSchema(
+        checks=[check],
+        name="episodes (overlap)",
+        metadata={"messages": {("referral_date", "overlap"): _FRAME_MESSAGES[check.name]}},
+    )
+
+
+def _days(series: pd.Series, fill: int) -> np.ndarray:
+    days = pc.cast(pc.cast(_arrow(series), pa.date32()), pa.int32())
+    return pc.fill_null(days, fill).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _spans(episodes: pd.DataFrame, existing: bool) -> pd.DataFrame:
+    never = np.iinfo(np.int64).max
+    return pd.DataFrame(
+        {
+            "person_id": episodes["person_id"].to_numpy(dtype=object, na_value=None),
+            "programme_id": episodes["programme_id"].to_numpy(dtype=object, na_value=None),
+            "start": _days(episodes["referral_date"], 0),
+            "end": np.where(
+                episodes["discharge_date"].isna().to_numpy(), never, _days(episodes["discharge_date"], 0)
+            ),
+            "episode_id": episodes["episode_id"].to_numpy(dtype=object, na_value=None),
+            "existing": existing,
+            "position": -1 if existing else np.arange(len(episodes)),
+        }
+    )
+
+
+def _overlaps_earlier(spans: pd.DataFrame) -> np.ndarray:
+    """Per row of `spans` (sorted by person, programme, start): it starts before an earlier row ended."""
+    keys = [spans["person_id"], spans["programme_id"]]
+    earlier_end = spans["end"].groupby(keys, sort=False).cummax().groupby(keys, sort=False).shift(1)
+    return (spans["start"] < earlier_end.fillna(np.iinfo(np.int64).min)).to_numpy(copy=True)
+
+
+def episode_overlaps(incoming: pd.DataFrame, existing: pd.DataFrame | None = None) -> np.ndarray:
+    """Boolean per incoming episode: it overlaps an existing episode, or an earlier-starting one.
+
+    First every incoming episode overlapping an existing (already accepted) episode of the same
+    person and programme fails; then, among the rest, an episode fails when it starts before an
+    earlier-starting one (ties: smaller episode_id first) has ended.
+    """
+    order = ["person_id", "programme_id", "start", "episode_id"]
+    result = np.zeros(len(incoming), dtype=bool)
+    mine = _spans(incoming, existing=False)
+    if existing is not None and len(existing):
+        both = pd.concat([mine, _spans(existing, existing=True)], ignore_index=True)
+        both = both.sort_values(order, kind="stable", ignore_index=True)
+        keys = [both["person_id"], both["programme_id"]]
+        never, ever = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+        kept_end = pd.Series(np.where(both["existing"], both["end"], ever), index=both.index)
+        earlier_existing_end = kept_end.groupby(keys, sort=False).cummax().groupby(keys, sort=False).shift(1)
+        kept_start = pd.Series(np.where(both["existing"], both["start"], never), index=both.index)
+        reverse = kept_start.iloc[::-1]
+        rkeys = [both["person_id"].iloc[::-1], both["programme_id"].iloc[::-1]]
+        later_existing_start = (
+            reverse.groupby(rkeys, sort=False)
+            .cummin()
+            .groupby(rkeys, sort=False)
+            .shift(1)
+            .reindex(both.index)
+        )
+        clash = (both["start"] < earlier_existing_end.fillna(ever)) | (
+            later_existing_start.fillna(never) < both["end"]
+        )
+        clash &= ~both["existing"]
+        result[both.loc[clash, "position"].to_numpy()] = True
+    rest = mine[~result].sort_values(order, kind="stable", ignore_index=True)
+    result[rest["position"].to_numpy()[_overlaps_earlier(rest)]] = True
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a schema and reading its failures.
+
+
+def empty_failures() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "line": pd.Series([], dtype="int64"),
+            "column": pd.Series([], dtype=object),
+            "rule": pd.Series([], dtype=object),
+            "value": pd.Series([], dtype=object),
+            "message": pd.Series([], dtype=object),
+        }
+    )
+
+
+_PANDERA_RULES = {"not_nullable": "required", "field_uniqueness": "unique"}
+_CHECK_NAME = re.compile(r"^(?P<rule>[a-z_]+)\[(?P<column>[a-z_]+)\]$")
+
+
+def _split_check_name(name: str) -> tuple[str, str | None]:
+    match = _CHECK_NAME.match(name)
+    return (match["rule"], match["column"]) if match else (name, None)
+
+
+def _text(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def without_repeats(first: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
+    """Failures of both stages, leaving out `then`'s failures on a cell `first` already rejected
+    (a date that is not a date is not also reported as missing)."""
+    if first.empty:
+        return then
+    if then.empty:
+        return first
+    seen = pd.MultiIndex.from_frame(first[["line", "column"]])
+    repeat = pd.MultiIndex.from_frame(then[["line", "column"]]).isin(seen)
+    both = pd.concat([first, then[~repeat]], ignore_index=True)
+    return both.sort_values(["line", "column"], kind="stable", ignore_index=True)
+
+
+def validate(frame: pd.DataFrame, schema: pdr.DataFrameSchema) -> pd.DataFrame:
+    """Run `schema` on `frame` (indexed by line) and return its failures, one row per broken rule.
+
+    Columns: line, column, rule, value (as text), message. A problem that is not about rows (a
+    wrong dtype, a check that crashed) is a bug in the caller, so it raises.
+    """
+    try:
+        schema.validate(frame, lazy=True, inplace=True)
+    except SchemaErrors as errors:
+        return failures_from(errors.failure_cases, frame, schema)
+    return empty_failures()
+
+
+def failures_from(cases: pd.DataFrame, frame: pd.DataFrame, schema: pdr.DataFrameSchema) -> pd.DataFrame:
+    """Turn pandera's failure cases into the loader's failures frame."""
+    messages: dict[tuple[str, str], str] = (schema.metadata or {}).get("messages", {})
+    if cases["index"].isna().any():
+        raise RuntimeError(f"{schema.name}: validation failed outside rows:\n{cases.to_string()}")
+    rows = []
+    frame_level = (cases["schema_context"] == "DataFrameSchema").to_numpy()
+    groups = [(None, check, group) for check, group in cases[frame_level].groupby("check", sort=False)] + [
+        (column, check, group)
+        for (column, check), group in cases[~frame_level].groupby(["column", "check"], sort=False)
+    ]
+    for column, check, group in groups:
+        if column is None:
+            rule, column = _split_check_name(check)
+            lines = pd.unique(group["index"].to_numpy())
+            values = np.array([_text(v) for v in frame.loc[lines, column].tolist()], dtype=object)
+        else:
+            rule = _PANDERA_RULES.get(check, check)
+            lines = group["index"].to_numpy()
+            values = np.array([_text(v) for v in group["failure_case"].tolist()], dtype=object)
+        template = messages.get((column, rule))
+        if template is None:
+            raise RuntimeError(f"{schema.name}: unexpected failure {check!r} on {column!r}")
+        prefix, found, suffix = template.partition("{value}")
+        texts = (
+            [prefix + ("" if v is None else v) + suffix for v in values]
+            if found
+            else [template] * len(values)
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "line": np.asarray(lines, dtype=np.int64),
+                    "column": column,
+                    "rule": rule,
+                    "value": values,
+                    "message": texts,
+                }
+            )
+        )
+    if not rows:
+        return empty_failures()
+    return pd.concat(rows, ignore_index=True).sort_values(
+        ["line", "column"], kind="stable", ignore_index=True
+    )

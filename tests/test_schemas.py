@@ -1,0 +1,297 @@
+"""The pandera schemas on their own: text parsing, single-table rules, references, overlap."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from pipelines import schemas
+from pipelines.contract import TABLES
+from pipelines.extract import identifier_kind
+
+AS_OF = date(2025, 3, 31)
+
+
+def typed(table: str, rows: list[dict], lines: list[int] | None = None) -> pd.DataFrame:
+    """A typed frame of `table` from partial rows (missing columns null), indexed by line."""
+    spec = TABLES[table]
+    columns = {
+        c.name: pa.array([r.get(c.name) for r in rows], schemas.ARROW_TYPES[c.type]) for c in spec.columns
+    }
+    frame = pa.table(columns).to_pandas(types_mapper=pd.ArrowDtype)
+    frame.index = pd.Index(lines or list(range(2, len(rows) + 2)))
+    return frame
+
+
+def failures(frame: pd.DataFrame, schema) -> set[tuple[int, str, str]]:
+    return {(r.line, r.column, r.rule) for r in schemas.validate(frame, schema).itertuples()}
+
+
+PERSON = {"person_id": "person-0001", "sex": "male", "birth_year": 1980, "ethnic_group": "white"}
+EPISODE = {
+    "episode_id": "EP1",
+    "person_id": "person-0001",
+    "programme_id": "PRG1",
+    "referral_date": date(2024, 1, 2),
+    "referral_source": "self",
+    "triage_date": date(2024, 1, 5),
+    "start_date": date(2024, 1, 10),
+    "discharge_date": date(2024, 6, 30),
+    "discharge_reason": "completed_drug_free",
+    "substance_group": "opiate",
+    "primary_substance": "heroin",
+    "injecting_status": "never",
+    "ost": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("2024-02-29", True),
+        ("2023-02-29", False),
+        ("2024-13-45", False),
+        ("2024-1-5", False),
+        ("20240105", False),
+        ("2024-01-05 ", False),
+        ("2024/01/05", False),
+        (None, True),
+    ],
+)
+def test_iso_dates_are_strict(text: str | None, valid: bool) -> None:
+    dates, ok = schemas.iso_dates(pa.array([text], pa.string()))
+    assert ok.to_pylist() == [valid]
+    if valid and text:
+        assert dates.to_pylist() == [date.fromisoformat(text)]
+
+
+def test_integers_and_booleans_from_text() -> None:
+    values, ok = schemas.integers(pa.chunked_array([pa.array(["12", "+3", "-4", "1.5", "x", None])]))
+    assert values.to_pylist() == [12, 3, -4, None, None, None]
+    assert ok.to_pylist() == [True, True, True, False, False, True]
+    values, ok = schemas.booleans(pa.chunked_array([pa.array(["true", "false", "True", "1", None])]))
+    assert values.to_pylist() == [True, False, None, None, None]
+    assert ok.to_pylist() == [True, True, False, False, True]
+
+
+def test_to_contract_types_reports_text_failures_by_line() -> None:
+    raw = pa.table({c: pa.array([None, None], pa.string()) for c in TABLES["contacts"].column_names})
+    raw = raw.set_column(4, "contact_date", pa.array(["2024-01-01", "01/02/2024"]))
+    raw = raw.set_column(7, "attended", pa.array(["true", "yes"]))
+    data, text_failures = schemas.to_contract_types("contacts", raw, pd.Index([10, 11]))
+    assert data.column("contact_date").to_pylist() == [date(2024, 1, 1), None]
+    assert data.column("attended").to_pylist() == [True, None]
+    assert {(r.line, r.column, r.rule, r.value) for r in text_failures.itertuples()} == {
+        (11, "contact_date", "date_format", "01/02/2024"),
+        (11, "attended", "type", "yes"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("number", "is_nhs"),
+    [
+        ("9434765919", True),
+        ("4010232137", True),
+        ("9434765918", False),
+        ("1234567890", False),
+        ("943476591", False),
+        ("94347659190", False),
+        ("person-001", False),
+    ],
+)
+def test_nhs_number_check_digit(number: str, is_nhs: bool) -> None:
+    assert schemas.is_nhs_number(number) is is_nhs
+
+
+def test_people_rules() -> None:
+    frame = typed(
+        "people",
+        [
+            PERSON,
+            {**PERSON, "person_id": "9434765919"},
+            {**PERSON, "person_id": "abc"},
+            {**PERSON, "person_id": "person-0004", "birth_year": AS_OF.year - 11},
+            {**PERSON, "person_id": "person-0005", "birth_year": AS_OF.year - 12, "sex": "Male"},
+            {**PERSON, "person_id": "person-0001", "ethnic_group": None},
+        ],
+    )
+    assert failures(frame, schemas.schema_for("people", AS_OF)) == {
+        (2, "person_id", "unique"),
+        (7, "person_id", "unique"),
+        (3, "person_id", "nhs_number"),
+        (4, "person_id", "person_id_format"),
+        (5, "birth_year", "range"),
+        (6, "sex", "code"),
+        (7, "ethnic_group", "required"),
+    }
+
+
+def test_episode_rules_without_references() -> None:
+    frame = typed(
+        "episodes",
+        [
+            EPISODE,
+            {**EPISODE, "episode_id": "EP2", "triage_date": date(2024, 1, 1)},
+            {**EPISODE, "episode_id": "EP3", "start_date": None, "discharge_date": date(2024, 1, 1)},
+            {**EPISODE, "episode_id": "EP4", "discharge_date": None},
+            {**EPISODE, "episode_id": "EP5", "discharge_date": date(2025, 4, 1)},
+            {
+                **EPISODE,
+                "episode_id": "EP6",
+                "start_date": None,
+                "triage_date": None,
+            },  # never started, discharged
+        ],
+    )
+    assert failures(frame, schemas.schema_for("episodes", AS_OF)) == {
+        (3, "triage_date", "date_order"),
+        (4, "discharge_date", "date_order"),
+        (5, "discharge_reason", "discharge_reason_presence"),
+        (6, "discharge_date", "after_as_of"),
+    }
+
+
+def test_references_need_known_keys() -> None:
+    frame = typed(
+        "contacts",
+        [
+            {
+                "contact_id": "C1",
+                "person_id": "P1",
+                "episode_id": "E1",
+                "programme_id": "G1",
+                "contact_date": date(2024, 1, 1),
+                "support_type": "keyworking",
+                "delivered_by": "peer",
+                "attended": True,
+            },
+            {
+                "contact_id": "C2",
+                "person_id": "P2",
+                "episode_id": "E1",
+                "programme_id": "G1",
+                "contact_date": date(2024, 1, 1),
+                "support_type": "keyworking",
+                "delivered_by": "peer",
+                "attended": True,
+            },
+            {
+                "contact_id": "C3",
+                "person_id": "P9",
+                "episode_id": None,
+                "programme_id": "G9",
+                "contact_date": date(2024, 1, 1),
+                "support_type": "keyworking",
+                "delivered_by": "peer",
+                "attended": True,
+            },
+        ],
+    )
+    assert failures(frame, schemas.schema_for("contacts", AS_OF)) == set()
+    known = schemas.KnownKeys(
+        keys={"people": pa.array(["P1", "P2"]), "episodes": pa.array(["E1"]), "programmes": pa.array(["G1"])},
+        episode_person=pa.table({"episode_id": ["E1"], "person_id": ["P1"]}),
+    )
+    assert failures(frame, schemas.schema_for("contacts", AS_OF, known)) == {
+        (3, "episode_id", "episode_person"),
+        (4, "person_id", "foreign_key"),
+        (4, "programme_id", "foreign_key"),
+    }
+
+
+def _spans(rows: list[tuple]) -> pd.DataFrame:
+    return typed(
+        "episodes",
+        [
+            {"episode_id": e, "person_id": p, "programme_id": g, "referral_date": r, "discharge_date": d}
+            for e, p, g, r, d in rows
+        ],
+    )
+
+
+def test_overlap_rejects_the_later_starting_episode() -> None:
+    d = date
+    incoming = _spans(
+        [
+            ("E1", "P1", "G1", d(2024, 1, 1), d(2024, 3, 1)),
+            ("E2", "P1", "G1", d(2024, 2, 1), None),  # inside E1: the later one fails
+            ("E3", "P1", "G2", d(2024, 2, 1), None),  # another programme: fine
+            ("E4", "P2", "G1", d(2024, 1, 1), d(2024, 2, 1)),
+            ("E5", "P2", "G1", d(2024, 2, 1), None),  # starts the day E4 ends: fine
+            ("E6", "P3", "G1", d(2024, 1, 1), None),
+            ("E7", "P3", "G1", d(2024, 1, 1), d(2024, 1, 5)),  # same start: the larger id fails
+        ]
+    )
+    assert list(schemas.episode_overlaps(incoming)) == [False, True, False, False, False, False, True]
+
+
+def test_overlap_with_the_warehouse_episodes() -> None:
+    d = date
+    existing = _spans([("W1", "P1", "G1", d(2024, 3, 1), d(2024, 4, 1))])
+    incoming = _spans(
+        [
+            ("E1", "P1", "G1", d(2024, 1, 1), None),  # open: runs into W1, which is kept
+            ("E2", "P1", "G1", d(2024, 4, 1), d(2024, 5, 1)),  # after W1: fine
+            ("E3", "P1", "G1", d(2024, 3, 15), d(2024, 3, 20)),
+        ]
+    )
+    assert list(schemas.episode_overlaps(incoming, existing)) == [True, False, True]
+    result = schemas.validate(incoming, schemas.overlap_schema(existing))
+    assert set(result["line"]) == {2, 4} and set(result["rule"]) == {"overlap"}
+
+
+def test_failure_messages_name_the_value() -> None:
+    frame = typed("people", [{**PERSON, "sex": "M"}])
+    (row,) = schemas.validate(frame, schemas.schema_for("people", AS_OF)).itertuples()
+    assert row.value == "M" and row.message.startswith("sex 'M' is not one of: male, female")
+
+
+def test_big_frames_use_the_fast_unique_path() -> None:
+    n = schemas._BIG_FRAME_ROWS
+    frame = pd.DataFrame(
+        {"person_id": pd.array([f"person-{i:07d}" for i in range(n)], dtype=pd.ArrowDtype(pa.string()))}
+    )
+    check = schemas._unique_check()
+    assert bool(check(frame["person_id"]).check_passed)
+    frame.iloc[5, 0] = "person-0000000"
+    result = check(frame["person_id"]).check_output
+    assert list(np.flatnonzero(~result.to_numpy())) == [0, 5]
+
+
+@pytest.mark.parametrize(
+    ("header", "flagged"),
+    [
+        ("nhs_number", True),
+        ("NHS No", True),
+        ("date_of_birth", True),
+        ("DOB", True),
+        ("patient_name", True),
+        ("Name", True),
+        ("post_code", True),
+        ("Postcode", True),
+        ("email_address", True),
+        ("tel", True),
+        ("mobile_number", True),
+        ("address_line_1", True),
+        ("area_name", False),
+        ("team", False),
+        ("referral_date", False),
+        ("colour", False),
+    ],
+)
+def test_identifier_columns(header: str, flagged: bool) -> None:
+    assert (identifier_kind(header) is not None) is flagged
+
+
+def test_big_unsorted_frames_with_duplicates_are_caught() -> None:
+    n = schemas._BIG_FRAME_ROWS
+    ids = [f"person-{(i * 7919) % n:07d}" for i in range(n)]  # a permutation: unique, unsorted
+    frame = pd.DataFrame({"person_id": pd.array(ids, dtype=pd.ArrowDtype(pa.string()))})
+    check = schemas._unique_check()
+    assert bool(check(frame["person_id"]).check_passed)
+    frame.iloc[10, 0] = ids[3]
+    assert list(np.flatnonzero(~check(frame["person_id"]).check_output.to_numpy())) == [3, 10]
