@@ -4,7 +4,8 @@ The loader calls `build_derived_tables` on its read-write connection at the end 
 the contract tables are in place and before the new file is swapped in. Each model is one SQL file under
 ``pipelines/sql/`` (``staging/`` cleans one source, ``intermediate/`` holds the episode logic, ``marts/``
 holds the fact tables the metrics query); each file starts with a header comment naming its grain and
-what it defines, and holds one SELECT that is run as ``CREATE OR REPLACE TABLE <file stem> AS ...``.
+what it defines, and holds one SELECT that is run as ``CREATE OR REPLACE TABLE <file stem> AS ...`` (or
+``CREATE OR REPLACE VIEW`` for the models of `VIEWS`, whose copy would cost more than it saves).
 
 Code lists live in `pipelines.contract` and reach the SQL through a few ``{{placeholders}}``, so a
 discharge reason's outcome group or a substance's days column is written once.
@@ -26,14 +27,19 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("staging", "stg_episodes"),
     ("intermediate", "int_episode_next_referral"),
     ("intermediate", "int_assessment_pairs"),
+    ("intermediate", "int_unlinked_contacts"),
     ("marts", "episode_facts"),
     ("marts", "contact_facts"),
     ("marts", "assessment_pair_facts"),
     ("marts", "extract_dates"),
 )
 
-#: The tables build_derived_tables creates, in order.
+#: The tables (and views) build_derived_tables creates, in order.
 DERIVED_TABLES: tuple[str, ...] = tuple(name for _, name in MODELS)
+
+#: Models created as views rather than tables: contact_facts would copy every contact (most of a load's
+#: rows) only to add a few columns that a join at query time gives as fast (see its SQL header).
+VIEWS: frozenset[str] = frozenset({"contact_facts"})
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_:]+)\s*\}\}")
 
@@ -87,9 +93,20 @@ def model_sql(layer: str, name: str) -> str:
 def build_derived_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create (or replace) every derived table on a read-write connection; return their names in order.
 
-    Runs ``sql/macros.sql`` first, then each model of `MODELS` as ``CREATE OR REPLACE TABLE``.
+    Runs ``sql/macros.sql`` first, then each model of `MODELS` as ``CREATE OR REPLACE TABLE`` (``VIEW``
+    for `VIEWS`). An object of the other kind left by an earlier version of this module is dropped first.
     """
     con.execute(read_sql("macros.sql"))
+    existing = dict(
+        con.execute(
+            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE schema_name = current_schema() "
+            "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() "
+            "WHERE schema_name = current_schema() AND NOT internal"
+        ).fetchall()
+    )
     for layer, name in MODELS:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{model_sql(layer, name)}")
+        kind = "VIEW" if name in VIEWS else "TABLE"
+        if existing.get(name, kind) != kind:
+            con.execute(f"DROP {existing[name]} {name}")
+        con.execute(f"CREATE OR REPLACE {kind} {name} AS\n{model_sql(layer, name)}")
     return list(DERIVED_TABLES)

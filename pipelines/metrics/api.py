@@ -65,7 +65,13 @@ CONVENTIONS = """\
   contacts behind the minutes). Breakdowns then get secondary suppression (stats.suppress_table) with the
   overall total treated as published; with 3+ breakdown columns the table is treated as two-way (first
   column × the rest combined). Kaplan–Meier rows with n_at_risk 1…threshold−1 are suppressed (all counts
-  and estimates blanked), which hides the tail of each curve and any group smaller than the threshold.
+  and estimates blanked, t kept), which hides the tail of each curve and any group smaller than the
+  threshold.
+- Two-way breakdowns (and 3+, as first column × the observed combinations of the rest) are completed to
+  the full grid of the categories they show, with or without suppression: an empty combination is a row
+  with zero counts and a missing value (0/0; a count metric shows 0). Zeros are not disclosive, and
+  without them secondary suppression would treat a category's lone cell as pinned by its total.
+- Every result's DataFrame.attrs holds metric, start, end, as_of, by, filters and suppressed_threshold.
 """
 
 
@@ -163,7 +169,19 @@ def compute_metric(
     described in `CONVENTIONS`. Survival metrics return the breakdown columns then ``t, n_at_risk, events,
     censored, survival, ci_low, ci_high, suppressed`` (Kaplan–Meier with a log(−log) Greenwood band).
 
-    With ``suppress`` (the default) small counts are suppressed for sharing: see `CONVENTIONS`.
+    A breakdown by two or more dimensions is completed to the full grid of the categories it shows
+    (first dimension × the observed combinations of the others) before disclosure control: an empty
+    combination is a row with zero counts (value missing where it is 0/0), so secondary suppression
+    sees the zeros a reader can infer anyway and does not treat a lone cell as pinned by its total.
+
+    With ``suppress`` (the default) small counts are suppressed for sharing: see `CONVENTIONS`. For
+    survival metrics a suppressed row (n_at_risk 1…threshold−1, i.e. the tail of each curve) keeps its
+    breakdown columns and ``t`` and shows every count and estimate as missing; rows are never dropped, so
+    a survival_at-style lookup past the last visible row finds a missing value, not the last survival.
+
+    The frame's ``attrs`` carry its context: ``metric``, ``start``, ``end``, ``as_of`` (dates), ``by``
+    (list), ``filters`` ({dimension: [values]}) and ``suppressed_threshold`` (the threshold, or None
+    without suppression).
     """
     metric = get_metric(name)
     cursor = _cursor(source)
@@ -182,7 +200,64 @@ def compute_metric(
         **{f"filter_{d}": v for d, v in allowed.items()},
     }
     counts = cursor.execute(query.sql, query.parameters(values)).df()
-    return finish_metric(metric, counts, list(by_columns), suppress=suppress, threshold=threshold)
+    result = finish_metric(metric, counts, list(by_columns), suppress=suppress, threshold=threshold)
+    result.attrs = result_context(
+        name, start_date, end_date, as_of_date, list(by_columns), allowed, threshold if suppress else None
+    )
+    return result
+
+
+def result_context(
+    name: str,
+    start: date,
+    end: date,
+    as_of: date,
+    by: list[str],
+    filters: Mapping[str, list[str]],
+    threshold: int | None,
+) -> dict[str, object]:
+    """The ``attrs`` of a metric result: what was asked, as at when, and the suppression threshold."""
+    return {
+        "metric": name,
+        "start": start,
+        "end": end,
+        "as_of": as_of,
+        "by": list(by),
+        "filters": {dimension: list(values) for dimension, values in filters.items()},
+        "suppressed_threshold": threshold,
+    }
+
+
+#: Count columns a metric's SQL may return; an empty breakdown cell has 0 in each.
+_COUNT_COLUMNS = ("numerator", "denominator", "numerator_records", "denominator_records")
+
+
+def complete_breakdown(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The breakdown with every combination of its shown categories, empty ones as zero counts.
+
+    For two breakdown columns the grid is every observed category of the first × every observed
+    category of the second; with more, the first × the observed combinations of the others (the
+    two-way table disclosure control works on). Added rows have 0 in the count columns and missing
+    values elsewhere (a mean or median of nothing). One-way and unbroken tables are returned as they are.
+    Rows are sorted by the breakdown columns, missing categories last, as the SQL orders them.
+    """
+    if len(by) < 2 or len(counts) == 0:
+        return counts
+    first, rest = by[0], by[1:]
+    if len(rest) == 1:  # the common case, checked cheaply: GROUP BY gives each combination once
+        sizes = [len(pd.unique(counts[column].to_numpy(dtype=object))) for column in by]
+        if sizes[0] * sizes[1] == len(counts):
+            return counts
+    firsts = counts[[first]].drop_duplicates()
+    others = counts[rest].drop_duplicates()
+    if len(firsts) * len(others) == len(counts):
+        return counts
+    grid = firsts.merge(others, how="cross")
+    completed = grid.merge(counts, on=by, how="left")
+    for column in _COUNT_COLUMNS:
+        if column in completed:
+            completed[column] = completed[column].fillna(0).astype(counts[column].dtype)
+    return completed.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
 
 
 def finish_metric(
@@ -191,6 +266,7 @@ def finish_metric(
     """Turn the SQL counts into the published table: values, intervals and disclosure control."""
     if metric.statistic == "kaplan_meier":
         return _finish_survival(counts, by, suppress=suppress, threshold=threshold)
+    counts = complete_breakdown(counts, by)
     rows = len(counts)
     missing = np.full(rows, np.nan)
     if metric.statistic == "proportion":
@@ -350,7 +426,8 @@ def metric_series(
     metrics this equals one query broken down by month. People-based metrics are computed month by month
     (a person in treatment in three months counts in each), and for ``completion_no_representation`` only
     months with 182 days of follow-up by as_of are returned. Without a further breakdown, months with no
-    records appear with zero counts. Survival metrics have no series.
+    records appear with zero counts. Survival metrics have no series. ``attrs`` as for `compute_metric`,
+    with ``by`` starting with "month".
     """
     metric = get_metric(name)
     if metric.kind == "survival":
@@ -397,7 +474,17 @@ def metric_series(
         series["suppressed"] = np.where(empty, False, series["suppressed"].to_numpy(dtype=object)).astype(
             bool
         )
-    return series.reset_index(drop=True)
+    series = series.reset_index(drop=True)
+    series.attrs = result_context(
+        name,
+        start_date,
+        end_date,
+        as_of_date,
+        ["month", *by_columns],
+        validate_filters(filters),
+        threshold if suppress else None,
+    )
+    return series
 
 
 def dimension_labels(source: object, dimension: str) -> dict[str, str]:

@@ -67,6 +67,12 @@ def test_contact_facts(warehouse) -> None:
     ]
     assert facts.loc["c1", "age_band"] == "18-24"  # 2024 − 2005 = 19
     assert facts.loc["c5", "setting"] == "recovery_community" and facts.loc["c5", "area"] == "E08000032"
+    # Every contact, attended or not, with its episode (null outside one) and its person's attributes.
+    assert sorted(facts.index) == sorted(f"c{i}" for i in range(1, 11))
+    assert facts.loc["c1", "episode_id"] == "CE1"
+    assert facts["episode_id"].drop("c1").isna().all()
+    assert (facts["sex"] == "female").all()
+    assert facts.loc["c2", "age_band"] == "18-24" and facts.loc["c5", "age_band"] == "40-44"
 
 
 def test_peer_contact_share(warehouse) -> None:

@@ -142,14 +142,16 @@ def test_retention_by_programme_and_quarter(warehouse) -> None:
         ["2024-Q1", 5, 7],
         ["2024-Q2", 1, 1],
     ]
-    # Both, in the order asked for.
+    # Both, in the order asked for, completed to the grid: PG2 had no start in Q2 → 0 / 0, value missing.
     frame = metric(warehouse, "retention_12wk", by=["quarter", "programme"])
     assert list(frame.columns[:2]) == ["quarter", "programme"]
     assert frame[["quarter", "programme", "numerator", "denominator"]].values.tolist() == [
         ["2024-Q1", "PG1", 4, 6],
         ["2024-Q1", "PG2", 1, 1],
         ["2024-Q2", "PG1", 1, 1],
+        ["2024-Q2", "PG2", 0, 0],
     ]
+    assert pd.isna(frame["value"].iloc[3]) and not frame["suppressed"].iloc[3]
 
 
 def test_filters(warehouse) -> None:
