@@ -5,10 +5,11 @@ optionally `extract.json` (`{"as_of": "YYYY-MM-DD", "contract_version": 1}`). Th
 files as they are and stops on anything that makes a file unusable as a whole, raising
 `ExtractError`: a missing table, a table present as both CSV and Parquet, an unreadable or empty
 file, a CSV that is not UTF-8 (a UTF-8 byte-order mark is accepted and stripped) or has a row with the
-wrong number of fields, a missing required column, a duplicated column, and a column that looks like
-a direct identifier (a name, NHS number, date of birth, postcode, address, email, phone number...).
-Unknown extra columns are dropped and reported as warnings. Row-level rules are `pipelines.schemas`'
-business.
+wrong number of fields, a missing required column, a duplicated column, a column that looks like
+a direct identifier (a name, NHS number, date of birth, postcode, address, email, phone number...),
+and a Parquet column no contract type fits (nested, or bytes that are not UTF-8). A CSV holding only
+its header row is a valid empty table. Unknown extra columns are dropped and reported as warnings.
+Row-level rules are `pipelines.schemas`' business. `tests/corpus/` shows each outcome on a case.
 
 A CSV is read with every column as text, so that a bad value (`2024-13-45`, `yes`) becomes a
 rejected row rather than a failed read. Each row carries its line number: the physical line of
@@ -206,6 +207,19 @@ _IDENTIFIER_PARTS = (
     "ninumber",
     "chinumber",
     "mobilenumber",
+    "surname",
+    "forename",
+    "firstname",
+    "lastname",
+    "fullname",
+    "givenname",
+    "familyname",
+    "middlename",
+    "maidenname",
+    "hospitalnumber",
+    "hospitalno",
+    "medicalrecordnumber",
+    "localpatientid",
 )
 
 
@@ -316,9 +330,19 @@ def _check_header(table: str, path: Path, header: list[str]) -> tuple[list[str],
             )
     missing_required = [c.name for c in spec.columns if c.required and c.name not in seen]
     if missing_required:
+        separators = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+        used = [word for sep, word in separators.items() if len(header) == 1 and sep in header[0]]
+        hint = (
+            f"; the header seems separated by {used[0]}, but the extract must be comma-separated"
+            if used
+            else ""
+        )
+        if any("\x00" in name for name in header):
+            hint = "; the header holds NUL characters, so the file looks like UTF-16: save it as UTF-8"
         raise ExtractError(
-            f"required column missing (the file has: {', '.join(header) or 'no columns'})",
+            f"required column missing (the file has: {', '.join(header) or 'no columns'}){hint}",
             file=path,
+            line=1 if path.suffix == ".csv" else None,
             column=", ".join(missing_required),
         )
     present = [c for c in spec.column_names if c in seen]
@@ -354,15 +378,30 @@ def _first_undecodable(data: bytes) -> int | None:
 
 def _csv_record_lines(text: str) -> list[tuple[int, int]]:
     """(starting line, number of fields) of every non-blank record, header included."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # Lines end at LF (so a CR inside a quoted field is not a line break, as on the fast path);
+    # a file without a single LF has classic-Mac CR line ends.
+    reader = csv.reader(io.StringIO(text, newline="\n" if "\n" in text else ""))
     records = []
     line = 0
-    for row in reader:
-        start = line + 1
-        line = reader.line_num
-        if row:
-            records.append((start, len(row)))
+    # The csv module refuses fields over 128 KiB by default; the contract sets no such limit.
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    try:
+        for row in reader:
+            start = line + 1
+            line = reader.line_num
+            if row:
+                records.append((start, len(row)))
+    except csv.Error as error:
+        raise _CsvSyntaxError(str(error), line + 1) from None
+    finally:
+        csv.field_size_limit(limit)
     return records
+
+
+class _CsvSyntaxError(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def read_csv_file(table: str, path: Path, sha256: str | None = None) -> TableFile:
@@ -375,15 +414,37 @@ def read_csv_file(table: str, path: Path, sha256: str | None = None) -> TableFil
     data = raw[len(_BOM) :] if raw.startswith(_BOM) else raw
     if not data.strip():
         raise ExtractError("the file is empty (not even a header row)", file=path)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ExtractError(
+            "the file is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8",
+            file=path,
+            line=1,
+        )
     bad = _first_undecodable(data)
     if bad is not None:
         line = data.count(b"\n", 0, bad) + 1
         raise ExtractError(
             f"not UTF-8 text (byte 0x{data[bad]:02x}); save the file as UTF-8", file=path, line=line
         )
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
-    header = next(csv.reader([first_line]), [])
+    first_line = re.split(rb"\r\n|\r|\n", data, maxsplit=1)[0].decode("utf-8")
+    try:
+        header = next(csv.reader([first_line]), [])
+    except csv.Error as error:
+        raise ExtractError(f"cannot parse the header row: {error}", file=path, line=1) from None
     present, dropped, missing = _check_header(table, path, header)
+    if not re.search(rb"[\r\n][^\r\n]", data):
+        # A header row and nothing else: a valid, empty table (Arrow cannot read it on its own).
+        return TableFile(
+            table=table,
+            path=path,
+            format="csv",
+            size=len(raw),
+            sha256=sha256,
+            data=_complete(table, pa.table({n: pa.array([], pa.string()) for n in present}), present),
+            lines=np.array([], dtype=np.int64),
+            dropped_columns=dropped,
+            missing_columns=missing,
+        )
 
     invalid: list[int] = []
 
@@ -411,7 +472,10 @@ def read_csv_file(table: str, path: Path, sha256: str | None = None) -> TableFil
     physical_lines = newlines + (0 if data.endswith(b"\n") else 1)
     if invalid or physical_lines != frame.num_rows + 1:
         # Quoted fields spanning lines, blank lines or bad rows: find each record's line exactly.
-        records = _csv_record_lines(data.decode("utf-8"))
+        try:
+            records = _csv_record_lines(data.decode("utf-8"))
+        except _CsvSyntaxError as error:
+            raise ExtractError(f"cannot parse the CSV: {error}", file=path, line=error.line) from None
         width = len(header)
         wrong = [(line, n) for line, n in records[1:] if n != width]
         if wrong:
@@ -458,6 +522,7 @@ def read_parquet_file(table: str, path: Path, sha256: str | None = None) -> Tabl
         frame = pq.read_table(path, columns=present, use_threads=True)
     except (pa.ArrowException, OSError) as error:
         raise ExtractError(f"not a readable Parquet file: {error}", file=path) from None
+    frame = _flat_parquet_columns(path, frame)
     return TableFile(
         table=table,
         path=path,
@@ -469,6 +534,62 @@ def read_parquet_file(table: str, path: Path, sha256: str | None = None) -> Tabl
         dropped_columns=dropped,
         missing_columns=missing,
     )
+
+
+def _flat_parquet_columns(path: Path, frame: pa.Table) -> pa.Table:
+    """`frame` with binary columns decoded as UTF-8; ExtractError for a column no contract type fits.
+
+    A nested (list, struct, map) or otherwise exotic column cannot hold a contract value, and
+    binary must be UTF-8 text: both are problems with the whole file, like a non-UTF-8 CSV.
+    """
+    for position, name in enumerate(frame.column_names):
+        column = frame.column(position)
+        t = column.type
+        if pa.types.is_dictionary(t):
+            column = column.cast(t.value_type)
+            t = t.value_type
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+            try:
+                column = column.cast(pa.string())
+            except pa.ArrowInvalid:
+                row = next(i for i, v in enumerate(column.to_pylist()) if v is not None and not _is_utf8(v))
+                raise ExtractError(
+                    "not UTF-8 text; write text columns as UTF-8 strings",
+                    file=path,
+                    line=row + 2,
+                    column=name,
+                    row_word="row",
+                ) from None
+            t = column.type
+        flat = (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_string_view(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_decimal(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_date(t)
+            or pa.types.is_timestamp(t)
+            or pa.types.is_null(t)
+        )
+        if not flat:
+            raise ExtractError(
+                f"has Parquet type {t}, which cannot hold a contract value (text, number, date or boolean)",
+                file=path,
+                column=name,
+            )
+        if column is not frame.column(position):
+            frame = frame.set_column(position, name, column)
+    return frame
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def read_table_file(table: str, path: Path, sha256: str | None = None) -> TableFile:

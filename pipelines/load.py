@@ -52,6 +52,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,11 @@ from pipelines.warehouse import LOAD_HISTORY_TABLE, QUARANTINE_TABLE
 __all__ = ["ExtractError", "LoadRefused", "LoadResult", "load_extracts", "report_path_for"]
 
 REFUSED_SHOWN = 20
+#: Test-only: a load started with `ROSC_LOAD_PAUSE_AT=<point>` stops at that point, says so on stderr
+#: and waits to be killed (tests/reliability/test_atomicity.py). Points: each phase of the progress
+#: display as it starts (reading, copying, checking, writing, building, saving), `swap` just before
+#: the new file is renamed over the live one and `swapped` just after.
+PAUSE_ENV = "ROSC_LOAD_PAUSE_AT"
 _INSERT_BATCH_ROWS = 122_880  # DuckDB's row-group size
 
 QUARANTINE_SQL = f"""CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
@@ -224,6 +230,7 @@ class _Progress:
 
     def step(self, description: str) -> None:
         """Start a step; its time is added to the phase named by the description's first word."""
+        _pause_point(description.split()[0])
         self._clock(description.split()[0])
         if self._progress is not None:
             self._progress.update(self._task, description=description)
@@ -235,6 +242,16 @@ class _Progress:
     def warn(self, message: str) -> None:
         if self._progress is not None:
             self._progress.console.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def _pause_point(point: str) -> None:
+    """Wait here forever when the test-only PAUSE_ENV names `point` (see PAUSE_ENV)."""
+    if os.environ.get(PAUSE_ENV) != point:
+        return
+    sys.stderr.write(f"load paused at {point}\n")
+    sys.stderr.flush()
+    while True:
+        time.sleep(60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -709,7 +726,9 @@ def load_extracts(
                 con.close()
                 con = None
                 _fsync(temp)
+                _pause_point("swap")
                 os.replace(temp, db)
+                _pause_point("swapped")
                 with contextlib.suppress(FileNotFoundError):
                     _wal(db).unlink()  # a WAL of the old file must not be replayed on the new one
                 _fsync(db.parent)

@@ -84,7 +84,8 @@ PANDAS_TYPES = {name: pd.ArrowDtype(t) for name, t in ARROW_TYPES.items()}
 #: Columns of a failures frame (one row per broken rule per row).
 FAILURE_COLUMNS = ["line", "column", "rule", "value", "message"]
 
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+#: Year 0000 is left out: no Python date (nor the readers' pandas and DuckDB clients) can hold it.
+_ISO_DATE = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-\d{2}-\d{2}$"
 _BIG_FRAME_ROWS = 200_000
 _INTEGER_TEXT = r"^[+-]?\d{1,18}$"
 _BOOLEAN_TEXT = ("true", "false")
