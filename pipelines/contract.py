@@ -8,6 +8,7 @@ metric layer all read it from here, so a code list is written once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 CONTRACT_VERSION = 1
@@ -102,6 +103,10 @@ SUBSTANCE_DAYS_COLUMN: dict[str, str | None] = {
 
 PERSON_ID_PATTERN = r"^[A-Za-z0-9_-]{6,64}$"
 MIN_BIRTH_YEAR = 1900
+#: The earliest plausible date of a treatment or recovery-support event. The contract sets no lower
+#: bound; a referral or contact in, say, 1800 is a data-entry error, and England's national drug
+#: treatment monitoring began in the 1990s, so anything earlier is quarantined (rule `before_min_date`).
+MIN_EVENT_DATE = date(1990, 1, 1)
 MIN_AGE_AT_EXTRACT = 12
 
 #: Column names (lower-cased, with separators removed) that look like direct identifiers.

@@ -11,6 +11,7 @@ name; the loader stores that name in the quarantine table and the rejected-rows 
 | `code` | a code is one of the contract's codes, exactly (case-sensitive) |
 | `range` | an integer lies in its range (birth_year: 1900 … year of as_of − 12) |
 | `after_as_of` | no date is later than the extract's as_of date |
+| `before_min_date` | no date is before 1990-01-01 (`contract.MIN_EVENT_DATE`; the contract is silent) |
 | `unique` | the table's key appears once in its file |
 | `person_id_format` | person_id is 6–64 characters of `[A-Za-z0-9_-]` |
 | `nhs_number` | person_id is not a 10-digit number with a valid NHS-number check digit |
@@ -47,6 +48,7 @@ from pandera.errors import SchemaErrors
 from pipelines.contract import (
     MIN_AGE_AT_EXTRACT,
     MIN_BIRTH_YEAR,
+    MIN_EVENT_DATE,
     PERSON_ID_PATTERN,
     TABLES,
     Column,
@@ -60,6 +62,7 @@ RULES = (
     "code",
     "range",
     "after_as_of",
+    "before_min_date",
     "unique",
     "person_id_format",
     "nhs_number",
@@ -291,6 +294,13 @@ def _not_after_check(as_of: date) -> pdr.Check:
     )
 
 
+def _not_before_check(earliest: date) -> pdr.Check:
+    limit = pa.scalar(earliest, pa.date32())
+    return pdr.Check(
+        lambda s: _bools(pc.greater_equal(_arrow(s), limit), s.index), name="before_min_date", ignore_na=False
+    )
+
+
 def _foreign_key_check(keys: pa.Array) -> pdr.Check:
     return pdr.Check(
         lambda s: _or_null(s, pc.is_in(_arrow(s), value_set=keys)), name="foreign_key", ignore_na=False
@@ -429,6 +439,8 @@ def _message(table: Table, col: Column, rule: str, as_of: date, high: int | None
         return f"{name} {{value}} is outside {col.min_value}–{high if high is not None else col.max_value}"
     if rule == "after_as_of":
         return f"{name} {{value}} is after the extract's as_of date {as_of.isoformat()}"
+    if rule == "before_min_date":
+        return f"{name} {{value}} is before {MIN_EVENT_DATE.isoformat()}, earlier than any plausible record"
     if rule == "unique":
         return f"{name} '{{value}}' appears more than once in this file"
     if rule == "foreign_key":
@@ -490,8 +502,8 @@ def schema_for(table_name: str, as_of: date, known_keys: KnownKeys | None = None
             checks.append(_range_check(low, high))
             rules.append("range")
         if col.type == "date":
-            checks.append(_not_after_check(as_of))
-            rules.append("after_as_of")
+            checks += [_not_after_check(as_of), _not_before_check(MIN_EVENT_DATE)]
+            rules += ["after_as_of", "before_min_date"]
         if col.name == table.key:
             checks.append(_unique_check())
             rules.append("unique")

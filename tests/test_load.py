@@ -240,6 +240,12 @@ CASES = [
     ("reason code", "episodes", [(2, "discharge_reason", "finished")], {(2, "discharge_reason", "code")}),
     ("after_as_of", "contacts", [(3, "contact_date", "2025-04-01")], {(3, "contact_date", "after_as_of")}),
     (
+        "before_min_date",
+        "contacts",
+        [(3, "contact_date", "1800-07-01")],
+        {(3, "contact_date", "before_min_date")},
+    ),
+    (
         "after_as_of/episode",
         "episodes",
         [(4, "discharge_date", "2025-04-01"), (4, "discharge_reason", "died")],
