@@ -11,6 +11,10 @@ warm-up, and reports time, bare time and their ratio. Targets: < 0.5 s per metri
 
 The period is the year ending at the warehouse's as_of (for completion_no_representation, the year
 ending 182 days earlier, as the metric needs that follow-up).
+
+Then, for the people-based metrics, the 24-month `metric_series` the dashboard's SPC charts and tiles
+ask for (one query for all months) against the same months computed one `compute_metric` call per month
+(how the series used to be computed), unfiltered and filtered to one setting.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
-from pipelines.metrics import available_metrics, compute_metric, extract_as_of, get_metric
+from pipelines.metrics import available_metrics, compute_metric, extract_as_of, get_metric, metric_series
 from pipelines.metrics.query import build_metric_query
 from pipelines.stats import Z95
 from pipelines.warehouse import open_warehouse
@@ -40,6 +44,18 @@ def _median_time(run, runs: int) -> float:
         run()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def _month_by_month(warehouse, name: str, start: date, end: date, as_of: date, filters) -> None:
+    """The months of a series as separate compute_metric calls (the reference the series is tested
+    against in tests/metrics/test_series_one_query.py)."""
+    follow_up = timedelta(days=get_metric(name).needs_follow_up_days)
+    first = start
+    while first <= end:
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if last + follow_up <= as_of:
+            compute_metric(warehouse, name, first, min(last, end), filters=filters)
+        first = last + timedelta(days=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<30} {len(result):>6} {api_time:>8.3f} {bare_time:>8.3f} {ratio:>6.2f}  "
             f"{'yes' if ok else 'NO ':<3}  {unsuppressed_time:>10.3f}"
         )
+
+    print(f"\n24-month series of people-based metrics, median of {args.runs} runs")
+    print(f"{'metric':<30} {'filter':<20} {'one query s':>11} {'per month s':>11}")
+    end = as_of.replace(day=1) - timedelta(days=1)
+    start = date(end.year - 2, end.month, 1) + timedelta(days=32)
+    start = start.replace(day=1)
+    for name in ("in_treatment", "deaths_in_treatment", "completion_no_representation", "peer_reach"):
+        for filters in (None, {"setting": ["community"]}):
+            one = _median_time(
+                lambda n=name, f=filters: metric_series(warehouse, n, start, end, filters=f), args.runs
+            )
+            per_month = _median_time(
+                lambda n=name, f=filters: _month_by_month(warehouse, n, start, end, as_of, f), args.runs
+            )
+            label = ",".join(f"{k}={v[0]}" for k, v in (filters or {}).items()) or "-"
+            print(f"{name:<30} {label:<20} {one:>11.3f} {per_month:>11.3f}")
 
     if args.csv:
         import pandas as pd

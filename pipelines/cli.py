@@ -34,8 +34,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the extract into (created if missing).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the extract into (created if missing).",
+)
 @click.option("--people", type=click.IntRange(min=1), default=3000, show_default=True)
 @click.option("--seed", type=int, default=20260331, show_default=True)
 @click.option("--as-of", "as_of", callback=_iso_date, help="Extract date (YYYY-MM-DD).")
@@ -51,15 +56,22 @@ def generate(out_dir: Path, people: int, seed: int, as_of: date | None, fmt: str
 
 
 @main.command()
-@click.argument("dirs", nargs=-1, required=True,
-                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument(
+    "dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
 @click.option("--strict", is_flag=True, help="Refuse the whole load if any row breaks a rule.")
-@click.option("--as-of", "as_of", callback=_iso_date,
-              help="Extract date; default: the extract's extract.json, else today.")
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=_iso_date,
+    help="Extract date; default: the extract's extract.json, else today.",
+)
 @click.option("--force", is_flag=True, help="Load again even if this exact extract was loaded before.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def load(dirs: tuple[Path, ...], db: Path, strict: bool, as_of: date | None, force: bool, quiet: bool) -> None:
+def load(
+    dirs: tuple[Path, ...], db: Path, strict: bool, as_of: date | None, force: bool, quiet: bool
+) -> None:
     """Validate extract folder(s) DIRS and load them into the DuckDB warehouse in one atomic step."""
     from pipelines.extract import ExtractError
     from pipelines.load import LoadRefused, load_extracts
@@ -80,12 +92,25 @@ def load(dirs: tuple[Path, ...], db: Path, strict: bool, as_of: date | None, for
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
 @click.option("--from", "start", callback=_iso_date, help="First day of the period (YYYY-MM-DD).")
 @click.option("--to", "end", callback=_iso_date, help="Last day of the period (YYYY-MM-DD).")
-@click.option("--as-of", "as_of", callback=_iso_date, help="Extract date; default: latest date in the warehouse.")
+@click.option(
+    "--as-of", "as_of", callback=_iso_date, help="Extract date; default: latest date in the warehouse."
+)
 @click.option("--by", default="", help="Breakdown dimensions, comma-separated (e.g. programme,quarter).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("--no-suppress", is_flag=True, help="Show counts of 1-4 (for analysts with record-level access).")
-def metric(name: str | None, list_metrics: bool, db: Path, start: date | None, end: date | None,
-           as_of: date | None, by: str, fmt: str, no_suppress: bool) -> None:
+@click.option(
+    "--no-suppress", is_flag=True, help="Show counts of 1-4 (for analysts with record-level access)."
+)
+def metric(
+    name: str | None,
+    list_metrics: bool,
+    db: Path,
+    start: date | None,
+    end: date | None,
+    as_of: date | None,
+    by: str,
+    fmt: str,
+    no_suppress: bool,
+) -> None:
     """Print metric NAME for a period, as CSV (default) or JSON."""
     from pipelines.metrics import available_metrics, compute_metric, describe_metric
     from pipelines.warehouse import WarehouseNotFound, open_warehouse
@@ -104,8 +129,9 @@ def metric(name: str | None, list_metrics: bool, db: Path, start: date | None, e
     except WarehouseNotFound as error:
         raise click.ClickException(str(error)) from None
     try:
-        table = compute_metric(warehouse, name, start, end, as_of=as_of, by=breakdown,
-                               suppress=not no_suppress)
+        table = compute_metric(
+            warehouse, name, start, end, as_of=as_of, by=breakdown, suppress=not no_suppress
+        )
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None
     finally:
@@ -136,8 +162,14 @@ def serve(db: Path, host: str, port: int, debug: bool) -> None:
 
 @main.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
-@click.option("--extract", "extract_dir", type=click.Path(file_okay=False, path_type=Path), default=SAMPLE_DIR,
-              show_default=True, help="Extract to load (the committed sample by default).")
+@click.option(
+    "--extract",
+    "extract_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=SAMPLE_DIR,
+    show_default=True,
+    help="Extract to load (the committed sample by default).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8050, show_default=True)
 @click.pass_context

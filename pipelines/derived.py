@@ -28,6 +28,7 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("intermediate", "int_episode_next_referral"),
     ("intermediate", "int_assessment_pairs"),
     ("intermediate", "int_unlinked_contacts"),
+    ("intermediate", "int_episode_first_peer_contact"),
     ("marts", "episode_facts"),
     ("marts", "contact_facts"),
     ("marts", "assessment_pair_facts"),

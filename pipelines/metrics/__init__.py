@@ -1,14 +1,16 @@
 """The metric layer: every metric of METRICS.md, defined once, for notebooks, the CLI and the dashboard.
 
 Entry points: `compute_metric` (a metric for a period, broken down and filtered, with intervals and
-disclosure control), `metric_series` (month by month, for XmR charts), `available_metrics` and
-`describe_metric`. ``Warehouse.metric(...)`` is `compute_metric` on an open warehouse.
+disclosure control), `metric_series` (month by month, for XmR charts), `compute_mix` (a count metric's
+distribution over a category, e.g. how episodes ended), `available_metrics` and `describe_metric`.
+``Warehouse.metric(...)`` is `compute_metric` on an open warehouse.
 """
 
 from pipelines.metrics.api import (
     CONVENTIONS,
     available_metrics,
     compute_metric,
+    compute_mix,
     describe_metric,
     dimension_labels,
     extract_as_of,
@@ -16,15 +18,17 @@ from pipelines.metrics.api import (
     metric_series,
     metric_sql,
 )
-from pipelines.metrics.registry import DIMENSIONS, METRICS, Metric, get_metric
+from pipelines.metrics.registry import DIMENSIONS, METRICS, PEER_SUPPORT_VALUES, Metric, get_metric
 
 __all__ = [
     "CONVENTIONS",
     "DIMENSIONS",
     "METRICS",
     "Metric",
+    "PEER_SUPPORT_VALUES",
     "available_metrics",
     "compute_metric",
+    "compute_mix",
     "describe_metric",
     "dimension_labels",
     "extract_as_of",

@@ -72,6 +72,21 @@ CONVENTIONS = """\
   with zero counts and a missing value (0/0; a count metric shows 0). Zeros are not disclosive, and
   without them secondary suppression would treat a category's lone cell as pinned by its total.
 - Every result's DataFrame.attrs holds metric, start, end, as_of, by, filters and suppressed_threshold.
+- peer_support (with_peer_support / without_peer_support) is a breakdown and filter of retention_12wk,
+  early_unplanned_exit and time_in_treatment (episodes: the person had ≥1 attended peer contact, in any
+  programme or none, dated on days 0–27 of the episode, i.e. start_date ≤ contact_date < start_date + 28
+  and not after its discharge), and of representation_6m and time_to_representation (people: ≥1
+  attended peer contact dated from the start to the discharge D of the episode ending at D; on a tie,
+  of any episode ending at D). The metrics' cohorts and definitions are unchanged; only the grouping is
+  new. The 28-day landmark limits immortal-time bias (staying longer gives more chances to meet a peer)
+  without removing it: an episode that ends before day 28 had less time to meet one, so the
+  without-peer-support group holds more early exits. Exposure is not assigned at random either
+  (programme, setting, substance, severity, motivation): these are observational associations, not
+  effects of peer support.
+- exit_reason_mix counts discharges in the period; its unit dimensions outcome_group and
+  discharge_reason give the mix of how episodes ended. `compute_mix` returns each category's count with
+  its cell's total (the metric broken down without the category) and its share of it; counts and totals
+  are each suppressed by the rule above, and a share is shown only when both are.
 """
 
 
@@ -205,6 +220,56 @@ def compute_metric(
         name, start_date, end_date, as_of_date, list(by_columns), allowed, threshold if suppress else None
     )
     return result
+
+
+def compute_mix(
+    source: object,
+    name: str,
+    start: DateLike,
+    end: DateLike,
+    *,
+    part: str,
+    by: Iterable[str] | str | None = None,
+    as_of: DateLike | None = None,
+    filters: Mapping[str, object] | None = None,
+    suppress: bool = True,
+    threshold: int = 5,
+) -> pd.DataFrame:
+    """The distribution of a count metric over the categories of ``part`` within each cell of ``by``.
+
+    E.g. ``compute_mix(w, "exit_reason_mix", ..., part="outcome_group", by="programme")``: how each
+    programme's discharges ended. Returns the ``by`` columns, ``part``, then ``count`` (the metric for the
+    cell and category), ``total`` (the metric for the cell, i.e. broken down by ``by`` only), ``share`` =
+    count / total and ``suppressed``. Counts come from `compute_metric` broken down by ``[*by, part]``
+    (full grid, primary and secondary suppression with the cell totals treated as published) and totals
+    from `compute_metric` broken down by ``by`` (suppressed by the same rule); a category's share is
+    missing when its count or its total is suppressed. ``attrs`` as for `compute_metric`, ``by`` ending
+    with ``part``.
+    """
+    metric = get_metric(name)
+    if metric.statistic != "count":
+        raise ValueError(f"{name} is not a count metric; a mix is a distribution of counts")
+    by_columns = list(validate_breakdown(by))
+    if part in by_columns:
+        raise ValueError(f"{part!r} is both the part and a breakdown column")
+    options = dict(as_of=as_of, filters=filters, suppress=suppress, threshold=threshold)
+    counts = compute_metric(source, name, start, end, by=[*by_columns, part], **options)
+    totals = compute_metric(source, name, start, end, by=by_columns or None, **options)
+    table = counts[[*by_columns, part]].copy()
+    table["count"] = counts["numerator"]
+    if by_columns:
+        total_of = totals.set_index(by_columns)["numerator"]
+        keys = pd.MultiIndex.from_frame(table[by_columns]) if len(by_columns) > 1 else table[by_columns[0]]
+        table["total"] = pd.array(total_of.reindex(keys).to_numpy(), dtype="Int64")
+    else:
+        table["total"] = pd.array([totals["numerator"].iloc[0]] * len(table), dtype="Int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        count = table["count"].to_numpy(dtype=float, na_value=np.nan)
+        total = table["total"].to_numpy(dtype=float, na_value=np.nan)
+        table["share"] = np.where(total > 0, count / np.where(total > 0, total, 1), np.nan)
+    table["suppressed"] = counts["suppressed"].to_numpy(dtype=bool)
+    table.attrs = {**counts.attrs}
+    return table
 
 
 def result_context(
@@ -408,6 +473,58 @@ def _month_windows(start: date, end: date) -> list[tuple[date, date]]:
     return windows
 
 
+def _person_series(
+    cursor: duckdb.DuckDBPyConnection,
+    metric: Metric,
+    windows: list[tuple[date, date]],
+    as_of: date,
+    by: list[str],
+    filters: Mapping[str, object] | None,
+    suppress: bool,
+    threshold: int,
+) -> pd.DataFrame:
+    """A people-based metric for each month of ``windows`` as its own period, from one query.
+
+    Equal to `compute_metric` run on each window with the same breakdown and filters (a month with
+    nothing in it gives a zero row without a breakdown, no rows with one), then concatenated.
+    """
+    allowed = validate_filters(filters)
+    query = build_metric_query(metric, by, tuple(allowed), series=True)
+    values: dict[str, object] = {
+        "period_start": windows[0][0],
+        "period_end": windows[-1][1],
+        "series_starts": [first for first, _ in windows],
+        "series_ends": [last for _, last in windows],
+        "as_of": as_of,
+        "z": Z95,
+        **{f"filter_{d}": v for d, v in allowed.items()},
+    }
+    counts = cursor.execute(query.sql, query.parameters(values)).df()
+    months = pd.to_datetime(counts.pop("period_start")).dt.strftime("%Y-%m").to_numpy(dtype=object)
+    labels = [first.strftime("%Y-%m") for first, _ in windows]
+    if not by:
+        # One row per month; primary suppression is row by row, so all months can be finished at once.
+        counts.index = pd.Index(months)
+        counts = counts.reindex(labels)
+        for column in counts.columns:
+            counts[column] = counts[column].fillna(0).astype("int64")
+        counts = counts.reset_index(drop=True)
+        result = finish_metric(metric, counts, [], suppress=suppress, threshold=threshold)
+        result.insert(0, "month", labels)
+        return result
+    parts = []
+    for label in labels:
+        rows = counts[months == label].reset_index(drop=True)
+        if rows.empty:
+            continue
+        part = finish_metric(metric, rows, by, suppress=suppress, threshold=threshold)
+        part.insert(0, "month", label)
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=["month", *by, *RESULT_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
 def metric_series(
     source: object,
     name: str,
@@ -423,11 +540,13 @@ def metric_series(
     """The metric month by month over [start, end], for XmR charts: a ``month`` column ('YYYY-MM') first.
 
     Each month is the metric for that month as its own period. For episode, contact and assessment-pair
-    metrics this equals one query broken down by month. People-based metrics are computed month by month
-    (a person in treatment in three months counts in each), and for ``completion_no_representation`` only
-    months with 182 days of follow-up by as_of are returned. Without a further breakdown, months with no
-    records appear with zero counts. Survival metrics have no series. ``attrs`` as for `compute_metric`,
-    with ``by`` starting with "month".
+    metrics this equals one query broken down by month. People-based metrics treat each month as its own
+    period (a person in treatment in three months counts in each; "latest discharge D" is the latest in
+    the month), all months in one query (see `pipelines.metrics.query`), with disclosure control applied
+    to each month's table on its own, exactly as `compute_metric` month by month would; for
+    ``completion_no_representation`` only months with 182 days of follow-up by as_of are returned.
+    Without a further breakdown, months with no records appear with zero counts. Survival metrics have
+    no series. ``attrs`` as for `compute_metric`, with ``by`` starting with "month".
     """
     metric = get_metric(name)
     if metric.kind == "survival":
@@ -442,19 +561,12 @@ def metric_series(
     windows = _month_windows(start_date, end_date)
 
     if metric.grain == "person":
-        parts = []
-        for first, last in windows:
-            if (
-                metric.needs_follow_up_days
-                and last + timedelta(days=metric.needs_follow_up_days) > as_of_date
-            ):
-                continue
-            part = compute_metric(cursor, name, first, last, by=by_columns or None, **options)
-            part.insert(0, "month", first.strftime("%Y-%m"))
-            parts.append(part)
-        if not parts:
+        if metric.needs_follow_up_days:
+            follow_up = timedelta(days=metric.needs_follow_up_days)
+            windows = [(first, last) for first, last in windows if last + follow_up <= as_of_date]
+        if not windows:
             return pd.DataFrame(columns=["month", *by_columns, *RESULT_COLUMNS])
-        series = pd.concat(parts, ignore_index=True)
+        series = _person_series(cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold)
     else:
         check_period(metric, start_date, end_date, as_of_date)
         series = compute_metric(cursor, name, start_date, end_date, by=["month", *by_columns], **options)

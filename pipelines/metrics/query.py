@@ -6,6 +6,16 @@ numerator/denominator contributions, a value, or a time and event flag) are defi
 statistic: sums of numerator and denominator, a mean or median with its count, or event and censoring
 counts per time for Kaplan–Meier, grouped by the breakdown.
 
+Dimensions come in three kinds: static ones (columns of the fact tables, grouped and filtered inside the
+template through ``{{dims}}`` and ``{{filters}}``), time ones (labels of the units' cohort date) and unit
+ones (columns a metric's units carry, such as peer_support; only metrics that list them accept them).
+Time and unit dimensions are grouped and filtered after the units are formed.
+
+A monthly series of a people-based metric (``series=True``) is one query: the template's period bounds
+``$period_start`` / ``$period_end`` become the columns of a ``series_periods`` relation (one row per
+month) joined to every fact table at ``{{periods}}``, and ``period_start`` travels with the breakdown
+columns through every GROUP BY and join of the template, so each month is still its own period.
+
 Safety: breakdown and filter dimension names are checked against `DIMENSIONS` before they reach the SQL
 text; filter values only ever travel as DuckDB parameters (``$filter_<dimension>``).
 """
@@ -20,8 +30,10 @@ from functools import lru_cache
 from pipelines.derived import read_sql, render
 from pipelines.metrics.registry import (
     DIMENSIONS,
+    METRICS,
     STATIC_DIMENSIONS,
     TIME_DIMENSIONS,
+    UNIT_DIMENSIONS,
     Metric,
     get_metric,
 )
@@ -34,6 +46,14 @@ TIME_LABELS: dict[str, str] = {
 
 _FRAGMENT = re.compile(r"\{\{\s*fragment:([a-z_0-9]+)\s*\}\}")
 _PARAMETER = re.compile(r"\$([a-z_][a-z_0-9]*)")
+_PERIOD_BOUND = re.compile(r"\$(period_start|period_end)\b")
+
+#: In a monthly series, a fact table is first narrowed to the records some month of the series can use
+#: (a superset: each template still applies its own month's bounds), so that its date-range scan still
+#: skips row groups; here ``$period_start`` / ``$period_end`` are the bounds of the whole series.
+SERIES_SCOPES: dict[str, str] = {
+    "contact_facts": "contact_date BETWEEN $period_start AND $period_end",
+}
 
 
 @dataclass(frozen=True)
@@ -90,50 +110,74 @@ def _filter_clause(dimensions: Sequence[str]) -> str:
     )
 
 
-def units_sql(metric: Metric, static_by: Sequence[str], static_filters: Sequence[str]) -> str:
-    """The metric's units query with fragments, dims and filters filled in."""
+def check_unit_dimensions(metric: Metric, dimensions: Iterable[str]) -> None:
+    """Refuse a unit dimension (e.g. peer_support) the metric does not define."""
+    for dimension in dimensions:
+        if dimension in UNIT_DIMENSIONS and dimension not in metric.unit_dimensions:
+            offering = [m.id for m in METRICS.values() if dimension in m.unit_dimensions]
+            raise ValueError(
+                f"{metric.id} has no {dimension!r} dimension; it is defined for {', '.join(offering)}"
+            )
+
+
+def units_sql(
+    metric: Metric, static_by: Sequence[str], static_filters: Sequence[str], *, series: bool = False
+) -> str:
+    """The metric's units query with fragments, dims and filters filled in (for a monthly series, with
+    each unit tagged by the ``period_start`` of its month: see the module docstring)."""
     text = read_sql("metrics", f"{metric.sql_template}.sql")
     while (match := _FRAGMENT.search(text)) is not None:
         fragment = read_sql("metrics", f"{match.group(1)}.sql")
         text = text[: match.start()] + fragment + text[match.end() :]
+    dims = "".join(f", {d}" for d in static_by)
+    if series:
+        text = _PERIOD_BOUND.sub(lambda m: f"series_periods.{m.group(1)}", text)
+        dims = ", period_start" + dims
     values = {
-        "dims": "".join(f", {d}" for d in static_by),
+        "dims": dims,
         "filters": _filter_clause(static_filters),
+        "periods": "\n  CROSS JOIN series_periods" if series else "",
         **metric.template_values,
     }
     return render(text, values)
 
 
 def build_metric_query(
-    metric: Metric, by: Sequence[str] = (), filter_dimensions: Sequence[str] = ()
+    metric: Metric, by: Sequence[str] = (), filter_dimensions: Sequence[str] = (), *, series: bool = False
 ) -> MetricQuery:
     """The full aggregation query of ``metric`` (see `_build_metric_query`), cached by its arguments."""
-    return _build_metric_query(metric.id, tuple(by), tuple(filter_dimensions))
+    return _build_metric_query(metric.id, tuple(by), tuple(filter_dimensions), series)
 
 
 @lru_cache(maxsize=512)
 def _build_metric_query(
-    metric_id: str, by: tuple[str, ...], filter_dimensions: tuple[str, ...]
+    metric_id: str, by: tuple[str, ...], filter_dimensions: tuple[str, ...], series: bool = False
 ) -> MetricQuery:
     """The full aggregation query of ``metric`` for a breakdown and the dimensions being filtered.
 
     Parameters of the returned SQL: ``$period_start``, ``$period_end``, ``$as_of``, ``$z`` (medians) and
-    ``$filter_<dimension>`` (a VARCHAR[] of allowed values) for each filtered dimension.
+    ``$filter_<dimension>`` (a VARCHAR[] of allowed values) for each filtered dimension. With ``series``
+    the query computes every month of a monthly series at once: it also takes ``$series_starts`` and
+    ``$series_ends`` (DATE[], the months' bounds), ``$period_start`` / ``$period_end`` are the bounds
+    of the whole series, and its first group column is ``period_start`` (the month's first day).
     """
     metric = get_metric(metric_id)
     by = validate_breakdown(by)
     for dimension in filter_dimensions:
         if dimension not in DIMENSIONS:
             raise ValueError(f"unknown filter dimension {dimension!r}")
+    check_unit_dimensions(metric, (*by, *filter_dimensions))
     static_by = [d for d in by if d in STATIC_DIMENSIONS]
     static_filters = [d for d in filter_dimensions if d in STATIC_DIMENSIONS]
     time_needed = [d for d in TIME_DIMENSIONS if d in by or d in filter_dimensions]
-    time_filters = [d for d in filter_dimensions if d in TIME_DIMENSIONS]
+    outer_filters = [d for d in filter_dimensions if d not in STATIC_DIMENSIONS]
 
-    units = units_sql(metric, static_by, static_filters)
+    units = units_sql(metric, static_by, static_filters, series=series)
     time_columns = "".join(f", {TIME_LABELS[d]} AS {d}" for d in time_needed)
     source = f"(SELECT *{time_columns} FROM units) AS units" if time_needed else "units"
-    where = f"\nWHERE TRUE{_filter_clause(time_filters)}" if time_filters else ""
+    where = f"\nWHERE TRUE{_filter_clause(outer_filters)}" if outer_filters else ""
+    if series:
+        by = ("period_start", *by)
     group_select = "".join(f"{d}, " for d in by)
     group_by = f"\nGROUP BY {', '.join(by)}" if by else ""
     order_by = f"\nORDER BY {', '.join(by)}" if by else ""
@@ -178,5 +222,20 @@ def _build_metric_query(
     else:  # pragma: no cover - the registry only holds the kinds above
         raise ValueError(f"unknown statistic {metric.statistic!r}")
 
-    sql = f"-- metric {metric.id}\nWITH units AS (\n{units}\n)\n{body}"
+    ctes = [f"units AS (\n{units}\n)"]
+    if series:
+        scopes = [
+            f"{table} AS (\n  SELECT * FROM main.{table}\n  WHERE {scope}\n)"
+            for table, scope in SERIES_SCOPES.items()
+            if re.search(rf"\b{table}\b", units)
+        ]
+        periods = (
+            "series_periods AS (\n"
+            "  SELECT unnest($series_starts::DATE[]) AS period_start,\n"
+            "    unnest($series_ends::DATE[]) AS period_end\n)"
+        )
+        ctes = [periods, *scopes, *ctes]
+    title = f"-- metric {metric.id}" + (" (monthly series)" if series else "")
+    with_clause = ",\n".join(ctes)
+    sql = f"{title}\nWITH {with_clause}\n{body}"
     return MetricQuery(sql=sql, group_columns=tuple(by))

@@ -26,7 +26,18 @@ STATIC_DIMENSIONS: tuple[str, ...] = (
     "age_band",
 )
 TIME_DIMENSIONS: tuple[str, ...] = ("month", "quarter")
-DIMENSIONS: tuple[str, ...] = STATIC_DIMENSIONS + TIME_DIMENSIONS
+#: Dimensions that only some metrics define, as a column of their units (see `Metric.unit_dimensions`):
+#: grouped and filtered after the metric has formed its units, like month and quarter.
+#: - peer_support ('with_peer_support' / 'without_peer_support'): for episode cohorts (retention_12wk,
+#:   early_unplanned_exit, time_in_treatment) whether the person had ≥1 attended peer contact on days
+#:   0–27 of the episode (a 28-day landmark, episode_facts.peer_contact_first_28d); for people after a
+#:   successful discharge D (representation_6m, time_to_representation) whether they had one during the
+#:   episode ending at D (episode_facts.peer_contact_in_episode). Observational: see `CONVENTIONS`.
+#: - outcome_group, discharge_reason: of a discharged episode (exit_reason_mix).
+UNIT_DIMENSIONS: tuple[str, ...] = ("peer_support", "outcome_group", "discharge_reason")
+DIMENSIONS: tuple[str, ...] = STATIC_DIMENSIONS + TIME_DIMENSIONS + UNIT_DIMENSIONS
+#: The values of the peer_support dimension.
+PEER_SUPPORT_VALUES: tuple[str, str] = ("with_peer_support", "without_peer_support")
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,8 @@ class Metric:
     suppression_pair: tuple[str, str] = ("numerator", "denominator")
     #: Days of follow-up after `to` the metric needs before it is defined (to + n ≤ as_of).
     needs_follow_up_days: int = 0
+    #: The `UNIT_DIMENSIONS` this metric's units carry as columns (its SQL template selects them).
+    unit_dimensions: tuple[str, ...] = ()
 
     @property
     def sql_template(self) -> str:
@@ -65,6 +78,7 @@ class Metric:
             "unit": self.unit,
             "grain": self.grain,
             "statistic": self.statistic,
+            "extra_dimensions": list(self.unit_dimensions),
         }
 
 
@@ -110,6 +124,7 @@ METRICS: dict[str, Metric] = {
             "Episodes starting in the period (with 84 days of follow-up by as_of, leaving out transfers and "
             "deaths before day 84) with no discharge before day 84 or a successful discharge before it.",
             "episode",
+            unit_dimensions=("peer_support",),
         ),
         _proportion(
             "early_unplanned_exit",
@@ -118,6 +133,7 @@ METRICS: dict[str, Metric] = {
             "Episodes starting in the period (with 84 days of follow-up by as_of) discharged incomplete "
             "before day 84.",
             "episode",
+            unit_dimensions=("peer_support",),
         ),
         _proportion(
             "successful_completion",
@@ -133,6 +149,7 @@ METRICS: dict[str, Metric] = {
             "People whose latest successful discharge D in the period has D + 182 ≤ as_of, with another "
             "episode referred in (D, D + 182].",
             "person",
+            unit_dimensions=("peer_support",),
         ),
         _proportion(
             "completion_no_representation",
@@ -222,6 +239,7 @@ METRICS: dict[str, Metric] = {
             "episode",
             statistic="kaplan_meier",
             sum_columns=(),
+            unit_dimensions=("peer_support",),
         ),
         Metric(
             "time_to_representation",
@@ -234,6 +252,20 @@ METRICS: dict[str, Metric] = {
             "person",
             statistic="kaplan_meier",
             sum_columns=(),
+            unit_dimensions=("peer_support",),
+        ),
+        Metric(
+            "exit_reason_mix",
+            "Discharges by outcome",
+            "count",
+            None,
+            "Episodes discharged in the period, by outcome group or discharge reason (break down by "
+            "outcome_group or discharge_reason for the mix; compute_mix gives shares of each cell's total).",
+            "discharges",
+            "episode",
+            statistic="count",
+            sum_columns=("numerator",),
+            unit_dimensions=("outcome_group", "discharge_reason"),
         ),
     )
 }

@@ -1,6 +1,7 @@
 -- Macros shared by the derived tables (persisted in the warehouse file, so readers can use them too).
 -- Defines: rosc_age_band(age) — the age bands of METRICS.md ("18-24" … "55-64", "65+"); an age under 18
--- or a missing age gives "unknown".
+-- or a missing age gives "unknown"; rosc_peer_support(flag) — the values of the `peer_support` dimension,
+-- 'with_peer_support' / 'without_peer_support', from a peer-contact flag of episode_facts.
 CREATE OR REPLACE MACRO rosc_age_band(age) AS
   CASE
     WHEN age IS NULL OR age < 18 THEN 'unknown'
@@ -14,3 +15,6 @@ CREATE OR REPLACE MACRO rosc_age_band(age) AS
     WHEN age < 65 THEN '55-64'
     ELSE '65+'
   END;
+
+CREATE OR REPLACE MACRO rosc_peer_support(flag) AS
+  CASE WHEN flag THEN 'with_peer_support' ELSE 'without_peer_support' END;

@@ -199,6 +199,7 @@ def test_registry_covers_metrics_md() -> None:
         "recovery_capital_change",
         "time_in_treatment",
         "time_to_representation",
+        "exit_reason_mix",
     }
     assert set(available_metrics()) == expected
     improvements = {m: describe_metric(m)["improvement"] for m in expected}
@@ -220,6 +221,9 @@ def test_registry_covers_metrics_md() -> None:
         "age_band",
         "month",
         "quarter",
+        "peer_support",
+        "outcome_group",
+        "discharge_reason",
     }
     assert DERIVED_TABLES[-1] == "extract_dates"
 

@@ -3,7 +3,13 @@
 -- area, setting, substance_group, sex, age_band from year(start_date or referral_date) − birth_year),
 -- wait_days (start − referral), days_in_treatment (discharge − start), discharged_before_day_84 (never
 -- null: false for open or never-started episodes), and next_referral_date / days_to_next_referral
--- (the person's next referral, any programme, after this episode's discharge).
+-- (the person's next referral, any programme, after this episode's discharge), and the peer-support flags
+-- (from int_episode_first_peer_contact; a person's attended peer contact in any programme counts):
+-- peer_contact_first_28d = one on days 0–27 of the episode (start_date ≤ contact_date < start_date + 28,
+-- and not after its discharge) — the landmark exposure of the `peer_support` dimension for
+-- episode cohorts; peer_contact_in_episode = one between start_date and discharge_date (inclusive; open
+-- episodes: any on or after start) — the exposure of `peer_support` for representation_6m, fixed at D.
+-- Both are false for never-started episodes.
 -- Sorted by start_date then programme so date-range scans skip row groups.
 SELECT
   e.episode_id,
@@ -34,9 +40,17 @@ SELECT
   e.discharge_date - e.start_date AS days_in_treatment,
   coalesce(e.discharge_date < e.start_date + 84, false) AS discharged_before_day_84,
   n.next_referral_date,
-  n.next_referral_date - e.discharge_date AS days_to_next_referral
+  n.next_referral_date - e.discharge_date AS days_to_next_referral,
+  coalesce(
+    f.first_peer_contact_date < e.start_date + 28
+    AND (e.discharge_date IS NULL OR f.first_peer_contact_date <= e.discharge_date),
+    false
+  ) AS peer_contact_first_28d,
+  f.first_peer_contact_date IS NOT NULL
+    AND (e.discharge_date IS NULL OR f.first_peer_contact_date <= e.discharge_date) AS peer_contact_in_episode
 FROM stg_episodes AS e
 JOIN stg_programmes AS p USING (programme_id)
 JOIN people AS pe USING (person_id)
 LEFT JOIN int_episode_next_referral AS n USING (episode_id)
+LEFT JOIN int_episode_first_peer_contact AS f USING (episode_id)
 ORDER BY e.start_date NULLS LAST, programme, e.episode_id

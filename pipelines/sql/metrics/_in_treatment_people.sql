@@ -5,7 +5,7 @@
 SELECT
   person_id{{dims}},
   min(greatest(start_date, $period_start)) AS cohort_date
-FROM episode_facts
+FROM episode_facts{{periods}}
 WHERE start_date <= $period_end
   AND (discharge_date IS NULL OR discharge_date >= $period_start)
   {{filters}}

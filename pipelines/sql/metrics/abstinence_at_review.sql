@@ -6,7 +6,7 @@ SELECT
   start_date AS cohort_date{{dims}},
   coalesce(substance_days_latest = 0, false)::INTEGER AS numerator,
   1 AS denominator
-FROM assessment_pair_facts
+FROM assessment_pair_facts{{periods}}
 WHERE start_date BETWEEN $period_start AND $period_end
   AND substance_days_start > 0
   {{filters}}

@@ -5,7 +5,7 @@
 WITH cohort AS ({{fragment:_in_treatment_people}}),
 deaths AS (
   SELECT person_id{{dims}}, min(discharge_date) AS death_date
-  FROM episode_facts
+  FROM episode_facts{{periods}}
   WHERE outcome_group = 'died'
     AND discharge_date BETWEEN $period_start AND $period_end
     {{filters}}

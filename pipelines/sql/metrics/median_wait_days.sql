@@ -3,6 +3,6 @@
 SELECT
   start_date AS cohort_date{{dims}},
   wait_days AS value
-FROM episode_facts
+FROM episode_facts{{periods}}
 WHERE start_date BETWEEN $period_start AND $period_end
   {{filters}}

@@ -5,7 +5,7 @@
 SELECT
   start_date AS cohort_date{{dims}},
   {{measure}}_latest - {{measure}}_start AS value
-FROM assessment_pair_facts
+FROM assessment_pair_facts{{periods}}
 WHERE start_date BETWEEN $period_start AND $period_end
   AND {{measure}}_start IS NOT NULL
   AND {{measure}}_latest IS NOT NULL

@@ -4,7 +4,7 @@ SELECT
   contact_date AS cohort_date{{dims}},
   is_peer::INTEGER AS numerator,
   1 AS denominator
-FROM contact_facts
+FROM contact_facts{{periods}}
 WHERE attended
   AND contact_date BETWEEN $period_start AND $period_end
   {{filters}}

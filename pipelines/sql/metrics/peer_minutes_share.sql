@@ -9,7 +9,7 @@ SELECT
   duration_minutes AS denominator,
   is_peer::INTEGER AS numerator_records,
   1 AS denominator_records
-FROM contact_facts
+FROM contact_facts{{periods}}
 WHERE attended
   AND duration_minutes IS NOT NULL
   AND contact_date BETWEEN $period_start AND $period_end

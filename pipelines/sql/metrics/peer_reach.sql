@@ -7,7 +7,7 @@ SELECT
   coalesce(min(contact_date) FILTER (WHERE is_peer), min(contact_date)) AS cohort_date,
   bool_or(is_peer)::INTEGER AS numerator,
   1 AS denominator
-FROM contact_facts
+FROM contact_facts{{periods}}
 WHERE attended
   AND contact_date BETWEEN $period_start AND $period_end
   {{filters}}

@@ -2,11 +2,13 @@
 -- Denominator: episodes with start_date in [from, to] and start_date + 84 ≤ as_of, leaving out those
 -- discharged before day 84 as transferred or died. Numerator: no discharge before day 84 (open, or
 -- discharged on or after start_date + 84), or a successful discharge before day 84.
+-- peer_support (a unit dimension): ≥1 attended peer contact on days 0–27 of the episode (a 28-day landmark).
 SELECT
   start_date AS cohort_date{{dims}},
   (NOT discharged_before_day_84 OR outcome_group = 'successful')::INTEGER AS numerator,
-  1 AS denominator
-FROM episode_facts
+  1 AS denominator,
+  rosc_peer_support(peer_contact_first_28d) AS peer_support
+FROM episode_facts{{periods}}
 WHERE start_date BETWEEN $period_start AND $period_end
   AND start_date + 84 <= $as_of
   AND NOT (discharged_before_day_84 AND outcome_group IN ('transferred', 'died'))

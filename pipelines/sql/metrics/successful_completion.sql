@@ -4,6 +4,6 @@ SELECT
   discharge_date AS cohort_date{{dims}},
   (outcome_group = 'successful')::INTEGER AS numerator,
   1 AS denominator
-FROM episode_facts
+FROM episode_facts{{periods}}
 WHERE discharge_date BETWEEN $period_start AND $period_end
   {{filters}}

@@ -4,6 +4,6 @@ SELECT
   start_date AS cohort_date{{dims}},
   (wait_days > 21)::INTEGER AS numerator,
   1 AS denominator
-FROM episode_facts
+FROM episode_facts{{periods}}
 WHERE start_date BETWEEN $period_start AND $period_end
   {{filters}}
