@@ -19,6 +19,7 @@ from typing import Any
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
+from dashboard.auth import install_sign_in, sign_in_config
 from dashboard.components import Chart, register_chart, register_downloads
 from dashboard.errors import guarded, report_callback_error
 from dashboard.filters import FILTER_DIMENSIONS, decode_query, default_state, describe_filters, encode_query
@@ -50,12 +51,19 @@ def not_found(pathname: str) -> html.Div:
     )
 
 
-def create_app(db_path: str | os.PathLike[str], *, warm: bool = False) -> Dash:
+def create_app(
+    db_path: str | os.PathLike[str],
+    *,
+    warm: bool = False,
+    users_file: str | os.PathLike[str] | None = None,
+) -> Dash:
     """The dashboard for the warehouse at ``db_path`` (opened read-only; `WarehouseNotFound` if missing).
 
     With ``warm``, the Overview's tiles for the default view are computed before the app is returned,
     so the first visitor does not wait for them (a second or two at start-up instead).
+    Sign-in is on with a users file (``users_file`` or ``ROSC_USERS``): see `dashboard.auth`.
     """
+    sign_in = sign_in_config(users_file)  # refuses to start on a bad users file or secret key
     data = DashboardData(db_path)
     if warm:
         overview.warm(data, default_state(data.as_of()))
@@ -71,6 +79,7 @@ def create_app(db_path: str | os.PathLike[str], *, warm: bool = False) -> Dash:
     )
     app.layout = lambda: shell(data)
     app.server.config["ROSC_DB"] = str(Path(db_path))
+    install_sign_in(app, data, sign_in)
     _register_router(app, data)
     _register_filters(app, data)
     charts: dict[str, Chart] = {}

@@ -897,3 +897,87 @@ def comparison_figure(table: pd.DataFrame, title: str) -> go.Figure:
     fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_yaxes(autorange="reversed", automargin=True, type="category")
     return fig
+
+
+def grouped_bar_figure(
+    table: pd.DataFrame,
+    category: str,
+    group: str,
+    title: str,
+    *,
+    group_order: Sequence[str] | None = None,
+    colours: dict[str, str] | None = None,
+    caption: str = "",
+) -> go.Figure:
+    """Horizontal bars of a proportion for each ``group`` within each ``category`` (e.g. with and without
+    peer support, per outcome), with 95% interval whiskers. ``table`` is long: ``category, group, value,
+    ci_low, ci_high, numerator, denominator, suppressed``. A suppressed bar is not drawn and its place is
+    labelled "suppressed" (an empty one "no data"); ``caption`` is boxed above the plot."""
+    if table.empty:
+        return empty_figure("No data for this period and filters")
+    categories = list(dict.fromkeys(table[category].astype(str)))
+    groups = list(group_order) if group_order else list(dict.fromkeys(table[group].astype(str)))
+    fig = go.Figure()
+    for i, g in enumerate(groups):
+        rows = table[table[group].astype(str) == g]
+        part = rows.assign(_category=rows[category].astype(str)).drop_duplicates("_category")
+        part = part.set_index("_category").reindex(categories)
+        hidden = _suppressed_flags(part).to_numpy()
+        empty = part["value"].isna().to_numpy() & ~hidden
+        values = part["value"].astype(float).where(~hidden)
+        colour = (colours or {}).get(g, categorical_colour(i))
+        fig.add_trace(
+            go.Bar(
+                y=categories,
+                x=values,
+                orientation="h",
+                name=g,
+                marker={"color": colour},
+                error_x={
+                    "type": "data",
+                    "array": part["ci_high"].astype(float) - values,
+                    "arrayminus": values - part["ci_low"].astype(float),
+                    "color": "#333",
+                    "thickness": 1.2,
+                },
+                hovertext=[
+                    hover_lines(row, "proportion", f"{c}, {g}")
+                    for c, (_, row) in zip(categories, part.iterrows(), strict=True)
+                ],
+                hoverinfo="text",
+            )
+        )
+        for c, is_hidden, is_empty in zip(categories, hidden, empty, strict=True):
+            if is_hidden or is_empty:  # a bar with no value draws nothing: say why where it would be
+                fig.add_annotation(
+                    y=c,
+                    x=0,
+                    text=f"{g}: {'suppressed' if is_hidden else 'no data'}",
+                    showarrow=False,
+                    xanchor="left",
+                    yshift=(len(groups) / 2 - i - 0.5) * -14,
+                    font={"color": SUPPRESSED, "size": 10},
+                )
+    style(fig, title, height=max(260, 120 + 32 * len(categories) * len(groups)))
+    if caption:
+        fig.add_annotation(
+            text=caption,
+            x=0,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            xanchor="left",
+            yanchor="bottom",
+            yshift=32,
+            showarrow=False,
+            font={"size": 12, "color": "#222"},
+            bgcolor="#FFF3CD",
+            bordercolor="#B38600",
+            borderwidth=1,
+            borderpad=3,
+        )
+        fig.update_layout(margin={"t": 96})
+    fig.update_layout(barmode="group", bargap=0.3, bargroupgap=0.05)
+    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(autorange="reversed", automargin=True, type="category")
+    return fig

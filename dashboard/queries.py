@@ -4,8 +4,8 @@ aggregates of the warehouse's own bookkeeping (load history, rejected rows, comp
 Everything returned is aggregated: counts, proportions with their numerators and denominators,
 Kaplan-Meier tables, option lists from the dimension tables. No function here returns a row per
 person, episode or contact, so nothing record-level can reach the browser. Small counts are
-suppressed by the metric layer (threshold 5) and, for the few aggregates computed here, by
-`pipelines.stats` with the same rule.
+suppressed by the metric layer (threshold 5), including the exit-reason mix
+(`pipelines.metrics.compute_mix`).
 
 A `DashboardData` is made once per app and shared by its callbacks. Its cache holds aggregated
 tables keyed by the warehouse file's identity and the query, so it is the same for every user and a
@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.filters import FILTER_DIMENSIONS, FilterState, month_end
+from dashboard.auth import scoped_filters, scoped_options, scoped_rows, scoped_state
+from dashboard.filters import FilterState, month_end
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
-from pipelines.stats import apply_suppression, suppress_table, xmr
+from pipelines.stats import xmr
 from pipelines.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ class DashboardData:
                 "age_band": [{"value": s, "label": s} for s in AGE_BANDS],
             }
 
-        return self.cached(("options",), compute)  # type: ignore[return-value]
+        return scoped_options(self.cached(("options",), compute))  # type: ignore[arg-type]
 
     def labels(self) -> dict[str, dict[str, str]]:
         """Value → label per dimension (programme id → programme name, ...)."""
@@ -204,6 +205,7 @@ class DashboardData:
         """`pipelines.metrics.compute_metric` (suppressed, threshold 5), cached."""
         from pipelines.metrics import compute_metric
 
+        filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
         key = ("metric", name, start, end, tuple(by), _frozen_filters(filters))
 
         def compute() -> pd.DataFrame:
@@ -221,7 +223,7 @@ class DashboardData:
             log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
             return table
 
-        return self.cached(key, compute).copy()  # type: ignore[union-attr]
+        return scoped_rows(self.cached(key, compute).copy(), by)  # type: ignore[union-attr]
 
     def metric_for(
         self,
@@ -249,7 +251,7 @@ class DashboardData:
         start = date.fromisoformat(labels[0] + "-01")
         end = month_end(state.end)
         filters = state.metric_filters()
-        filters.update(extra_filters or {})
+        filters = scoped_filters({**filters, **(extra_filters or {})})  # access (dashboard.auth)
         key = ("series", name, start, end, _frozen_filters(filters))
 
         def compute() -> pd.DataFrame:
@@ -290,56 +292,37 @@ class DashboardData:
         chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
         return series, chart
 
-    # -- aggregates the metric layer does not offer ---------------------------------------------------
-
-    def _where(self, state: FilterState, date_column: str) -> tuple[str, dict[str, object]]:
-        clauses = [f"{date_column} BETWEEN $period_start AND $period_end"]
-        params: dict[str, object] = {"period_start": state.start, "period_end": state.end}
-        for dimension, values in state.metric_filters().items():
-            if dimension not in FILTER_DIMENSIONS:  # names reach the SQL text only from this list
-                raise ValueError(dimension)
-            clauses.append(f"{dimension} IN (SELECT unnest($f_{dimension}::VARCHAR[]))")
-            params[f"f_{dimension}"] = list(values)
-        return " AND ".join(clauses), params
+    # -- distributions ------------------------------------------------------------------------------
 
     def exit_mix(self, state: FilterState, by: str = "programme") -> pd.DataFrame:
-        """Discharges in the period by ``by`` and outcome group, with primary and secondary
-        suppression (threshold 5; programme and outcome-group totals are taken as shown elsewhere)."""
+        """How episodes discharged in the period ended, by ``by`` and outcome group: the metric layer's
+        ``exit_reason_mix`` through `pipelines.metrics.compute_mix` (full grid, primary and secondary
+        suppression with each unit's total treated as published; totals suppressed by the same rule).
+        Columns: unit, label, outcome_group, count, total, share, suppressed."""
         if by not in ("programme", "setting", "substance_group"):
             raise ValueError(by)
+        state = scoped_state(state, (by,))  # the signed-in person's access (dashboard.auth)
         key = ("exit_mix", by, state)
 
         def compute() -> pd.DataFrame:
-            where, params = self._where(state, "discharge_date")
-            label = "programme_name" if by == "programme" else by
-            table = self.warehouse.sql(
-                f"SELECT {by} AS unit, any_value({label}) AS label, outcome_group, count(*) AS count "
-                f"FROM episode_facts WHERE {where} AND outcome_group IS NOT NULL "
-                "GROUP BY ALL ORDER BY label, outcome_group",
-                params,
+            from pipelines.metrics import compute_mix
+
+            mix = compute_mix(
+                self.warehouse,
+                "exit_reason_mix",
+                state.start,
+                state.end,
+                part="outcome_group",
+                by=[by],
+                filters=state.metric_filters() or None,
+                suppress=True,
+                threshold=SUPPRESSION_THRESHOLD,
             )
-            if table.empty:
-                return table.assign(suppressed=pd.Series(dtype=bool))
-            # Complete the grid so a zero is a visible zero, not a gap that hides a count.
-            grid = pd.MultiIndex.from_product(
-                [table["unit"].unique(), ["successful", "incomplete", "transferred", "died"]],
-                names=["unit", "outcome_group"],
-            )
-            labels = table.drop_duplicates("unit").set_index("unit")["label"]
-            table = (
-                table.set_index(["unit", "outcome_group"])["count"].reindex(grid, fill_value=0).reset_index()
-            )
-            table["label"] = table["unit"].map(labels)
-            table["total"] = table.groupby("unit")["count"].transform("sum")
-            hidden = suppress_table(
-                table, ["count"], ["unit", "outcome_group"], threshold=SUPPRESSION_THRESHOLD
-            )
-            out = apply_suppression(table, hidden, ["count"])
-            # A unit's total (its discharges) is published: the share of each shown group is of it, and
-            # a total of 1-4 is itself suppressed along with the whole row.
-            small_total = (out["total"] >= 1) & (out["total"] < SUPPRESSION_THRESHOLD)
-            out = apply_suppression(out, small_total, ["count", "total"])
-            return out[["unit", "label", "outcome_group", "count", "total", "suppressed"]]
+            names = self.labels().get(by, {})
+            mix = mix.rename(columns={by: "unit"})
+            mix.insert(1, "label", [names.get(str(u), str(u).replace("_", " ")) for u in mix["unit"]])
+            mix = mix.sort_values(["label", "outcome_group"], kind="stable").reset_index(drop=True)
+            return mix[["unit", "label", "outcome_group", "count", "total", "share", "suppressed"]]
 
         return self.cached(key, compute).copy()  # type: ignore[union-attr]
 

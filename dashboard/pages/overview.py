@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids
+from dashboard import auth, figures, ids
 from dashboard.errors import guarded
 from dashboard.filters import FilterState, month_end
 from dashboard.queries import DashboardData
@@ -206,7 +206,8 @@ def _register_tile(app: Dash, data: DashboardData, metric: str) -> None:
         if not state_data:
             raise PreventUpdate
         state = FilterState.from_store(state_data)
-        summary, series, chart = tile_summary(data, metric, state)
+        with auth.purpose(auth.SYSTEM_TOTAL):  # headline totals: a service lead sees them too
+            summary, series, chart = tile_summary(data, metric, state)
         info = data.metric_info(metric)
         spark = figures.sparkline_figure(series, chart, info.kind, info.direction)
         return render_tile(summary, spark)

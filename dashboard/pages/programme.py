@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, dcc, html
 
-from dashboard import figures, ids
+from dashboard import auth, figures, ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import spc_from_table, spc_table
@@ -43,7 +43,8 @@ def comparison_table(data: DashboardData, state: FilterState, params: dict[str, 
     for metric in FUNNEL_METRICS:
         info = metrics[metric]
         for group, extra in ((name, {"programme": [programme]}), ("whole system", None)):
-            r = data.metric_for(metric, state, extra_filters=extra).iloc[0]
+            with auth.purpose(None if extra else auth.SYSTEM_TOTAL):  # "whole system" for everyone
+                r = data.metric_for(metric, state, extra_filters=extra).iloc[0]
             rows.append(
                 {
                     "indicator": info.label,

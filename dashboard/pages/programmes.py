@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids
+from dashboard import auth, figures, ids
 from dashboard.components import Chart, chart_card
 from dashboard.errors import guarded
 from dashboard.filters import FilterState
@@ -42,9 +42,10 @@ def funnel_table(data: DashboardData, state: FilterState, params: dict[str, Any]
     metric = params.get(ids.PROGRAMMES_INDICATOR) or DEFAULT_METRIC
     if metric not in FUNNEL_METRICS:
         raise ValueError(f"{metric!r} is not an indicator the funnel plot offers")
-    t = data.metric_for(metric, state, by=["programme"])
+    with auth.purpose(auth.FUNNEL):  # a service lead sees other programmes here, anonymised
+        t = data.metric_for(metric, state, by=["programme"])
     names = data.labels()["programme"]
-    t.insert(1, "programme_name", t["programme"].map(lambda v: names.get(str(v), v)))
+    t.insert(1, "programme_name", t["programme"].map(lambda v: names.get(str(v), v) or auth.OTHER_PROGRAMME))
     shown = ~t["suppressed"] & (t["denominator"].fillna(0) > 0)
     t["significance"] = None
     t["target"] = np.nan
@@ -139,6 +140,8 @@ def table_component(table: pd.DataFrame, search: str = "") -> dbc.Table:
     for _, r in table.iterrows():
         sup = bool(r["suppressed"]) or pd.isna(r["value"])
         link = dcc.Link(str(r["programme_name"]), href=f"/programmes/{r['programme']}{search}")
+        if not r["programme"]:  # another programme, anonymised for a service lead: no drill-down
+            link = str(r["programme_name"])
         if sup:
             cells = [link, "", "", html.Em("suppressed", className="text-muted"), "", ""]
         else:

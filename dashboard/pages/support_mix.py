@@ -1,8 +1,10 @@
 """Support mix: professional (by training) and peer-led (by experience) support, over time and by
-programme, and how many people peers reach."""
+programme, how many people peers reach, and outcomes for people with and without peer support
+(observational: the metric layer's ``peer_support`` dimension)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -13,7 +15,7 @@ from dash import Dash, html
 
 from dashboard import figures
 from dashboard.components import Chart, chart_card
-from dashboard.filters import FilterState
+from dashboard.filters import FilterState, month_end
 from dashboard.pages.common import by_category_chart
 from dashboard.queries import DashboardData
 
@@ -21,6 +23,24 @@ PATH = "/support-mix"
 NAME = "Support mix"
 
 DELIVERY_COLOURS = {"professional": figures.PROFESSIONAL, "peer": figures.PEER}
+
+#: Outcomes compared with and without peer support: (metric, days of follow-up its cohort needs after
+#: the cohort date). Each is the metric layer's own indicator, grouped by its ``peer_support`` dimension.
+PEER_OUTCOMES: tuple[tuple[str, int], ...] = (
+    ("retention_12wk", 84),
+    ("early_unplanned_exit", 84),
+    ("representation_6m", 182),
+)
+PEER_GROUPS = {"with_peer_support": "with peer support", "without_peer_support": "without peer support"}
+PEER_GROUP_COLOURS = {"with peer support": figures.PEER, "without peer support": figures.COMMON}
+OBSERVATIONAL = "Observational — an association, not causation"
+OBSERVATIONAL_WHY = (
+    "Nobody was assigned peer support at random: people who meet a peer differ in programme, setting, "
+    "substance, severity and motivation (selection and confounding), and people who stay in treatment "
+    "longer have more chances to meet one. Episodes are grouped by an attended peer contact in their "
+    "first 28 days (re-presentation: during the episode that ended successfully), which limits but does "
+    "not remove that bias; early leavers had less time to meet a peer."
+)
 
 
 def split_by_delivery(table: pd.DataFrame, category: str, unit: str = "contacts") -> pd.DataFrame:
@@ -95,6 +115,54 @@ def contacts_by_programme_figure(
     )
 
 
+def followed_up_period(state: FilterState, as_of: date, days: int) -> tuple[date, date]:
+    """The chosen period, or, when its end has no ``days`` of follow-up by as_of, a period of the same
+    number of months ending with the last whole month that has (the cohort is then complete)."""
+    if state.end + timedelta(days=days) <= as_of:
+        return state.start, state.end
+    latest = as_of - timedelta(days=days)
+    end = latest if month_end(latest) == latest else latest.replace(day=1) - timedelta(days=1)
+    months = max(1, round(((state.end - state.start).days + 1) / 30.44))
+    start = end.replace(day=1)
+    for _ in range(months - 1):
+        start = (start - timedelta(days=1)).replace(day=1)
+    return start, end
+
+
+def peer_outcomes_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    """Each outcome for the two peer_support groups, with the period each was computed for."""
+    parts = []
+    for metric, days in PEER_OUTCOMES:
+        start, end = followed_up_period(state, data.as_of(), days)
+        table = data.metric(metric, start, end, ("peer_support",), state.metric_filters())
+        table.insert(0, "outcome", data.metric_info(metric).label)
+        table.insert(1, "metric", metric)
+        table.insert(2, "group", table["peer_support"].map(PEER_GROUPS))
+        table["cohort_from"], table["cohort_to"] = start.isoformat(), end.isoformat()
+        parts.append(table.drop(columns="peer_support"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def peer_outcomes_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    labels = t.copy()
+    shifted = labels["cohort_to"] != state.end.isoformat()
+    labels.loc[shifted, "outcome"] = [
+        f"{o}<br><sup>{date.fromisoformat(s):%b %Y}–{date.fromisoformat(e):%b %Y} (follow-up)</sup>"
+        for o, s, e in labels.loc[shifted, ["outcome", "cohort_from", "cohort_to"]].itertuples(index=False)
+    ]
+    return figures.grouped_bar_figure(
+        labels,
+        "outcome",
+        "group",
+        "",
+        group_order=tuple(PEER_GROUPS.values()),
+        colours=PEER_GROUP_COLOURS,
+        caption=f"⚠ {OBSERVATIONAL}",
+    )
+
+
 CHARTS: dict[str, Chart] = {
     c.name: c
     for c in (
@@ -132,6 +200,14 @@ CHARTS: dict[str, Chart] = {
             "setting",
             note="People with an attended contact who had at least one attended peer contact.",
         ),
+        Chart(
+            "peer_support_outcomes",
+            f"Outcomes with and without peer support ({OBSERVATIONAL.lower()})",
+            peer_outcomes_table,
+            peer_outcomes_figure,
+            note=f"{OBSERVATIONAL}. {OBSERVATIONAL_WHY} With 95% intervals. Outcomes that need follow-up "
+            "use the latest period of the same length that has it.",
+        ),
     )
 }
 
@@ -153,6 +229,7 @@ def layout(data: DashboardData, **_: Any) -> Any:
                     chart_card(CHARTS["peer_reach_by_setting"], width=6),
                 ]
             ),
+            dbc.Row([chart_card(CHARTS["peer_support_outcomes"])]),
         ]
     )
 

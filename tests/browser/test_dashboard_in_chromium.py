@@ -4,6 +4,7 @@ stays free of errors. Screenshots land in tests/screenshots/ (git-ignored) for a
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from urllib.parse import parse_qs, urlparse
@@ -170,3 +171,14 @@ def test_csv_and_png_buttons_work_without_errors(browser, server_url: str) -> No
     time.sleep(1.5)
     assert error_alerts(browser) == []
     assert severe_console_errors(browser) == []
+    # What the PNG button downloads: Plotly's image of the drawn chart, made in the browser.
+    graph = json.dumps({"chart": "abstinence_by_substance", "type": "chart-graph"}, separators=(",", ":"))
+    image = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const plot = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');"
+        "window.Plotly.toImage(plot, {format: 'png', width: 1100, height: 520})"
+        "  .then(done, (error) => done('error: ' + error));",
+        graph,
+    )
+    assert image.startswith("data:image/png;base64,"), image[:80]
+    assert base64.b64decode(image.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"

@@ -236,5 +236,6 @@ def test_the_csv_button_downloads_the_chart_table(app, client, state) -> None:
         "outcome_group",
         "count",
         "total",
+        "share",
         "suppressed",
     ]
