@@ -21,7 +21,7 @@ from dash import Dash, Input, Output, State, ctx, html, no_update
 from dashboard import ids
 from dashboard.auth import install_sign_in, sign_in_config
 from dashboard.components import Chart, register_chart, register_downloads
-from dashboard.errors import guarded, report_callback_error
+from dashboard.errors import guarded, install_request_errors, report_callback_error
 from dashboard.filters import FILTER_DIMENSIONS, decode_query, default_state, describe_filters, encode_query
 from dashboard.layout import FILTER_IDS, nav_id, shell
 from dashboard.pages import ALL_PAGES, NAV_PAGES, overview, programme, programmes
@@ -79,6 +79,7 @@ def create_app(
     )
     app.layout = lambda: shell(data)
     app.server.config["ROSC_DB"] = str(Path(db_path))
+    install_request_errors(app)  # a malformed callback request is a 400, not a bare 500
     install_sign_in(app, data, sign_in)
     _register_router(app, data)
     _register_filters(app, data)

@@ -9,8 +9,10 @@ imports Dash: these are plain functions on plain data, used by the callbacks and
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
+from itertools import islice
 from urllib.parse import parse_qs, urlencode
 
 #: The filter dimensions, in the order the filter bar shows them; each is a query-string key.
@@ -37,9 +39,29 @@ DIMENSION_LABELS: dict[str, str] = {
     "quarter": "Quarter",
 }
 
-#: A query-string value longer than this is ignored (a shared link is never that long legitimately).
+#: A filter value longer than this is ignored (a shared link is never that long legitimately), and only
+#: the first ``_MAX_VALUES`` values of a dimension are kept: the same limits for a link, the filter
+#: controls and the filter store, so no request can make a huge query or a huge cache key.
 _MAX_VALUE_LENGTH = 100
 _MAX_VALUES = 200
+
+
+def _clean_values(raw: object) -> tuple[str, ...]:
+    """The values one dimension is restricted to, from a link, a filter control or the filter store.
+
+    A lone string is one value (not a sequence of characters); a list or tuple keeps its non-empty
+    strings of at most ``_MAX_VALUE_LENGTH`` characters, at most ``_MAX_VALUES`` of them, without repeats
+    (first occurrence kept). Anything else (None, a number, a boolean, a mapping, a nested list) is
+    dropped: a value of the wrong shape is ignored, never turned into text.
+    """
+    if isinstance(raw, str):
+        items: Iterable[object] = (raw,)
+    elif isinstance(raw, (list, tuple)):
+        items = raw
+    else:
+        return ()
+    kept = (v for v in items if isinstance(v, str) and v and len(v) <= _MAX_VALUE_LENGTH)
+    return tuple(dict.fromkeys(islice(kept, _MAX_VALUES)))  # drop repeats, keep order
 
 
 @dataclass(frozen=True)
@@ -80,16 +102,18 @@ class FilterState:
 
     @classmethod
     def from_store(cls, data: dict[str, object]) -> FilterState:
-        """Inverse of `to_store`."""
+        """Inverse of `to_store`. The values are cleaned as a link's are (`_clean_values`): the store
+        comes back from the browser, so it is as untrusted as the URL."""
         return cls(
             start=date.fromisoformat(str(data["start"])),
             end=date.fromisoformat(str(data["end"])),
-            **{d: tuple(str(v) for v in (data.get(d) or ())) for d in FILTER_DIMENSIONS},
+            **{d: _clean_values(data.get(d)) for d in FILTER_DIMENSIONS},
         )
 
     def with_values(self, **values: object) -> FilterState:
-        """A copy with some dimensions replaced (lists or tuples of values; None clears one)."""
-        changes = {k: tuple(v or ()) for k, v in values.items() if k in FILTER_DIMENSIONS}
+        """A copy with some dimensions replaced (a list or tuple of values, or one string; None clears
+        one), cleaned as a link's values are (`_clean_values`)."""
+        changes = {k: _clean_values(v) for k, v in values.items() if k in FILTER_DIMENSIONS}
         return replace(self, **changes)
 
 
@@ -132,8 +156,7 @@ def decode_query(search: str | None, default: FilterState) -> FilterState:
         start, end = default.start, default.end
     values: dict[str, tuple[str, ...]] = {}
     for d in FILTER_DIMENSIONS:
-        raw = [v for v in query.get(d, []) if v and len(v) <= _MAX_VALUE_LENGTH][:_MAX_VALUES]
-        values[d] = tuple(dict.fromkeys(raw))  # drop repeats, keep order
+        values[d] = _clean_values(query.get(d, []))
     return FilterState(start=start, end=end, **values)
 
 

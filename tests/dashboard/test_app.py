@@ -239,3 +239,56 @@ def test_the_csv_button_downloads_the_chart_table(app, client, state) -> None:
         "share",
         "suppressed",
     ]
+
+
+def test_malformed_callback_requests_are_a_400_with_a_generic_body(app, client, caplog) -> None:
+    """Bodies no browser sends fail inside Dash before any callback runs: a 400, logged, nothing internal."""
+    sync = find_callback(app, f"{ids.URL}.search")
+    good = callback_body(app, sync, {f"{ids.URL}.search": "?"})
+    bodies = [
+        {"output": "nope.children", "outputs": {"id": "nope", "property": "children"}, "inputs": []},
+        {"output": good["output"]},  # CallbackException: Wrong length output_spec
+        {**good, "inputs": []},  # CallbackException: Inputs do not match callback definition
+        {**good, "output": 5},
+        {**good, "inputs": [{"id": "x", "property": "y", "value": 1}]},
+        [1, 2, 3],
+        "a bare string",
+    ]
+    caplog.set_level("WARNING", logger="dashboard")
+    for body in bodies:
+        caplog.clear()
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code == 400, (body, response.get_data(as_text=True)[:300])
+        assert response.get_json() == {"error": "malformed callback request"}
+        assert "malformed callback request" in caplog.text and "Traceback" not in caplog.text
+    # A well-formed request still works, and PreventUpdate keeps Dash's own answer (204, no content).
+    assert post(client, good)["response"][ids.FILTER_STATE]["data"]
+    chart = find_callback(app, '{"chart":"retention_12wk_spc","type":"chart-graph"}.figure')
+    prevented = client.post("/_dash-update-component", json=callback_body(app, chart, {}))
+    assert prevented.status_code == 204 and prevented.get_data() == b""
+
+
+def test_only_the_callback_route_turns_errors_into_a_400(warehouse_path: Path) -> None:
+    other = create_app(warehouse_path)
+    try:
+
+        def broken() -> str:
+            raise KeyError("not a callback request")
+
+        other.server.add_url_rule("/broken", "broken", broken)
+        response = other.server.test_client().get("/broken")
+        assert response.status_code == 500 and b"malformed" not in response.get_data()
+    finally:
+        other.dashboard_data.close()
+
+
+def test_a_permission_error_in_a_callback_says_access_is_refused(app, client, state, monkeypatch) -> None:
+    def refused(*args, **kwargs):
+        raise PermissionError("no access to programme 'PG99'")
+
+    monkeypatch.setattr(app.dashboard_data, "monthly", refused)
+    key = find_callback(app, '{"chart":"early_unplanned_exit_spc","type":"chart-graph"}.figure')
+    out = post(client, callback_body(app, key, {f"{ids.FILTER_STATE}.data": state.to_store()}))["response"]
+    message = json.dumps(out)
+    assert "You do not have access to this programme" in message
+    assert "Something went wrong" not in message and "PG99" not in message

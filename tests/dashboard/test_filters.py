@@ -66,3 +66,33 @@ def test_describe_names_the_period_and_the_filters_with_labels() -> None:
     assert describe_filters(DEFAULT) == "01 Mar 2025 to 28 Feb 2026 · all people and programmes"
     text = describe_filters(DEFAULT.with_values(area=["E1"]), {"area": {"E1": "Leeds"}})
     assert text.endswith("Area: Leeds")
+
+
+def test_controls_and_store_have_the_same_size_limits_as_a_link() -> None:
+    """Over-long values are dropped, at most 200 values are kept (repeats dropped), whichever way in."""
+    raw = ["x" * 101, "", "prison", "prison", *[f"v{i}" for i in range(100_000)]]
+    via_link = decode_query("?" + "&".join(f"setting={v}" for v in raw[:1000]), DEFAULT).setting
+    via_control = DEFAULT.with_values(setting=raw).setting
+    via_store = FilterState.from_store({**DEFAULT.to_store(), "setting": raw}).setting
+    assert via_control == via_store == via_link
+    assert via_control[:2] == ("prison", "v0") and len(via_control) == 199  # 200 kept, one a repeat
+    assert all(len(v) <= 100 for v in via_control)
+    assert DEFAULT.with_values(area=["y" * 100]).area == ("y" * 100,)  # 100 characters is still fine
+    big = DEFAULT.with_values(**{d: raw for d in FILTER_DIMENSIONS})
+    assert len(encode_query(big)) < 20_000 and all(len(v) <= 200 for v in big.metric_filters().values())
+
+
+def test_a_lone_string_is_one_value_not_its_characters() -> None:
+    assert DEFAULT.with_values(area="abc").area == ("abc",)
+    assert FilterState.from_store({**DEFAULT.to_store(), "area": "abc"}).area == ("abc",)
+    assert DEFAULT.with_values(area=("E1", "E2")).area == ("E1", "E2")
+    assert DEFAULT.with_values(area="").area == () and DEFAULT.with_values(area="z" * 101).area == ()
+
+
+def test_values_of_the_wrong_shape_are_dropped_not_turned_into_text() -> None:
+    store = DEFAULT.to_store()
+    for wrong in (7, -1.5e308, True, {"nested": ["E1"]}, [["E1"]], [None], [{"$ne": 1}], [1, 2.5, False]):
+        assert DEFAULT.with_values(area=wrong).area == (), wrong
+        assert FilterState.from_store({**store, "area": wrong}).area == (), wrong
+    assert DEFAULT.with_values(area=["E1", 5, None, ["E2"], {"k": "E3"}, "E4"]).area == ("E1", "E4")
+    assert DEFAULT.with_values(area=["E1"]).with_values(area=None).area == ()  # None still clears

@@ -510,3 +510,17 @@ def test_the_data_layer_enforces_the_scope_on_its_own(app: Any, units: dict) -> 
     with app.server.test_request_context("/"):  # a request with nobody signed in gets nothing
         with pytest.raises(auth.AccessDenied):
             data.metric_for("retention_12wk", state)
+
+
+def test_access_refused_by_the_data_layer_says_so_on_the_chart(
+    app: Any, service_lead: Any, units: dict, monkeypatch
+) -> None:
+    """If the endpoint's check ever let a request through that the data layer then refuses
+    (`AccessDenied` inside a callback), the chart says access is refused, not "something went wrong",
+    and names nothing of the other programme."""
+    other, state = units["other"], units["state"]
+    monkeypatch.setattr(auth, "refusal", lambda body, scope: None)  # the endpoint check misses it
+    response = post(service_lead, chart_body(app, "retention_12wk_spc", state.with_values(programme=[other])))
+    assert "You do not have access to this programme" in response.text
+    assert "Something went wrong" not in response.text
+    assert mentions(response.text, [other, *names_of(units, [other])]) == []
