@@ -18,7 +18,7 @@ from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import spc_from_table, spc_table
 from dashboard.pages.programmes import FUNNEL_METRICS
-from dashboard.pages.support_mix import DELIVERY_COLOURS, split_by_delivery
+from dashboard.pages.support_mix import contacts_monthly_figure, split_by_delivery
 from dashboard.queries import DashboardData
 
 PATH = "/programmes/"  # followed by the programme id
@@ -85,22 +85,6 @@ def support_table(data: DashboardData, state: FilterState, params: dict[str, Any
     return split_by_delivery(series, "period")
 
 
-def support_figure(
-    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
-) -> go.Figure:
-    return figures.mix_figure(
-        t,
-        "period",
-        "delivered_by",
-        "",
-        value="contacts",
-        order=("professional", "peer"),
-        colours=DELIVERY_COLOURS,
-        horizontal=False,
-        percent=False,
-    )
-
-
 CHARTS: dict[str, Chart] = {
     c.name: c
     for c in (
@@ -123,7 +107,7 @@ CHARTS: dict[str, Chart] = {
             "programme_support",
             "Attended contacts by who delivered them, by month",
             support_table,
-            support_figure,
+            contacts_monthly_figure,
             controls=((ids.PROGRAMME_ID, "data"),),
         ),
     )
