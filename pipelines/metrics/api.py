@@ -11,8 +11,11 @@ Conventions where METRICS.md is silent are listed in `CONVENTIONS` (and the READ
 from __future__ import annotations
 
 import calendar
+import os
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -23,12 +26,12 @@ from pipelines.metrics.registry import METRICS, Metric, get_metric
 from pipelines.stats import (
     KM_COLUMNS,
     Z95,
-    apply_suppression,
     kaplan_meier_from_counts,
     primary_suppress,
-    suppress_table,
     wilson_interval,
 )
+from pipelines.stats.suppression import suppress_labelled
+from pipelines.warehouse import Warehouse, _file_identity
 
 DateLike = date | datetime | str | pd.Timestamp
 
@@ -116,11 +119,41 @@ def _cursor(source: object) -> duckdb.DuckDBPyConnection:
 
 
 def extract_as_of(source: object) -> date:
-    """The default as_of: the latest date anywhere in the warehouse (table ``extract_dates``)."""
+    """The default as_of: the latest date anywhere in the warehouse (table ``extract_dates``).
+
+    For a `Warehouse` the answer is kept per warehouse file (path and file identity, as the Warehouse
+    uses to notice a load's swap), so a new file is read afresh; a bare connection is always asked.
+    """
+    key = _file_key(source)
+    if key is not None:
+        with _AS_OF_LOCK:
+            cached = _AS_OF_CACHE.get(key)
+        if cached is not None:
+            return cached
     row = _cursor(source).execute("SELECT as_of FROM extract_dates").fetchone()
     if row is None or row[0] is None:
         raise ValueError("the warehouse holds no dates; load an extract first")
+    if key is not None and _file_key(source) == key:  # the file was not swapped while we read it
+        with _AS_OF_LOCK:
+            while len(_AS_OF_CACHE) >= _AS_OF_CACHE_SIZE:
+                del _AS_OF_CACHE[next(iter(_AS_OF_CACHE))]
+            _AS_OF_CACHE[key] = row[0]
     return row[0]
+
+
+_AS_OF_CACHE: dict[tuple[str, tuple[int, int, int]], date] = {}
+_AS_OF_CACHE_SIZE = 64
+_AS_OF_LOCK = threading.Lock()
+
+
+def _file_key(source: object) -> tuple[str, tuple[int, int, int]] | None:
+    """(absolute path, file identity) of a Warehouse's file; None for anything else or no file."""
+    if not isinstance(source, Warehouse):
+        return None
+    try:
+        return os.path.abspath(source.path), _file_identity(Path(source.path))
+    except OSError:
+        return None
 
 
 def available_metrics() -> list[str]:
@@ -201,7 +234,7 @@ def compute_metric(
     metric = get_metric(name)
     cursor = _cursor(source)
     start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
-    as_of_date = extract_as_of(cursor) if as_of is None else _as_date(as_of, "as_of")
+    as_of_date = extract_as_of(source) if as_of is None else _as_date(as_of, "as_of")
     check_period(metric, start_date, end_date, as_of_date)
     by_columns = validate_breakdown(by)
     allowed = validate_filters(filters)
@@ -365,19 +398,24 @@ def finish_metric(
     mask = (
         suppression_mask(counts, by, count_cols, pairs, threshold) if suppress else np.zeros(rows, dtype=bool)
     )
-    result = counts[by].reset_index(drop=True) if by else pd.DataFrame(index=pd.RangeIndex(rows))
-    values = {
-        "numerator": numerator,
-        "denominator": denominator,
-        "value": value,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-    }
-    result = pd.concat([result, pd.DataFrame(values)], axis=1)
-    result = apply_suppression(result, mask, list(values))
-    for column in ("numerator", "denominator"):
-        result[column] = pd.array(np.round(result[column].to_numpy(dtype=float)), dtype="Int64")
-    return result
+    # The published frame is built once: suppressed rows blanked (NaN, never 0) as `apply_suppression`
+    # does, counts as nullable integers.
+    columns: dict[str, object] = {column: counts[column].reset_index(drop=True) for column in by}
+    blank = mask.any()
+    for column, array in (
+        ("numerator", numerator),
+        ("denominator", denominator),
+        ("value", value),
+        ("ci_low", ci_low),
+        ("ci_high", ci_high),
+    ):
+        array = np.where(mask, np.nan, array) if blank else np.array(array, dtype=float)
+        columns[column] = pd.array(np.round(array), dtype="Int64") if column in _INTEGER else array
+    columns["suppressed"] = np.array(mask, dtype=bool)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
+
+
+_INTEGER = ("numerator", "denominator")
 
 
 def suppression_mask(
@@ -392,14 +430,17 @@ def suppression_mask(
         numerators = table[count_cols[0]].to_numpy(dtype=float)
         denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None
         return primary_suppress(numerators, denominators, threshold=threshold)
-    frame = table[count_cols].copy()
     groups = list(by[:2])
-    for column in groups:
-        frame[column] = table[column].astype(str).to_numpy()
+    for numerator, denominator in pairs:
+        if not {numerator, denominator} <= {*count_cols, *groups}:
+            raise ValueError(f"pair ({numerator!r}, {denominator!r}) is not in the table")
+    labels = [table[column].astype(str).to_numpy() for column in groups]
     if len(by) > 2:
-        frame[by[1]] = table[by[1:]].astype(str).agg(" | ".join, axis=1)
-    mask = suppress_table(frame, count_cols, groups, pairs=pairs, threshold=threshold)
-    return mask.to_numpy(dtype=bool)
+        rest = zip(*(table[column].astype(str).to_numpy() for column in by[1:]), strict=True)
+        labels[1] = np.array([" | ".join(values) for values in rest], dtype=object)
+    counts = np.column_stack([table[column].to_numpy(dtype=float) for column in count_cols])
+    complements = [table[d].to_numpy(dtype=float) - table[n].to_numpy(dtype=float) for n, d in pairs]
+    return suppress_labelled(counts, complements, labels, group_cols=groups, threshold=threshold)
 
 
 def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -450,17 +491,25 @@ def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int) -> pd.DataFrame:
     result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
-    result = result[[*by, *KM_COLUMNS]]
     if suppress and len(result):
         mask = primary_suppress(result["n_at_risk"].to_numpy(dtype=float), None, threshold=threshold)
     else:
         mask = np.zeros(len(result), dtype=bool)
-    result = apply_suppression(
-        result, mask, ["n_at_risk", "events", "censored", "survival", "ci_low", "ci_high"]
-    )
+    # Built once, as `apply_suppression` then rounding the counts to nullable integers would give.
+    columns: dict[str, object] = {column: result[column] for column in [*by, "t"]}
     for column in ("n_at_risk", "events", "censored"):
-        result[column] = pd.array(np.round(result[column].to_numpy(dtype=float)), dtype="Int64")
-    return result
+        shown = np.where(mask, np.nan, result[column].to_numpy(dtype=float))
+        columns[column] = pd.array(np.round(shown), dtype="Int64")
+    for column in ("survival", "ci_low", "ci_high"):
+        values = result[column]
+        if values.dtype == np.float64:
+            columns[column] = np.where(mask, np.nan, values.to_numpy())
+        else:
+            if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+                values = values.astype(float)
+            columns[column] = values.where(~mask)
+    columns["suppressed"] = mask.astype(bool)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(result)), copy=False)
 
 
 def _month_windows(start: date, end: date) -> list[tuple[date, date]]:
@@ -553,7 +602,7 @@ def metric_series(
         raise ValueError(f"{name} is a time-to-event metric; it has no monthly series")
     cursor = _cursor(source)
     start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
-    as_of_date = extract_as_of(cursor) if as_of is None else _as_date(as_of, "as_of")
+    as_of_date = extract_as_of(source) if as_of is None else _as_date(as_of, "as_of")
     by_columns = [c for c in validate_breakdown(by) if c not in ("month", "quarter")]
     if len(by_columns) != len(validate_breakdown(by)):
         raise ValueError("a monthly series cannot also be broken down by month or quarter")

@@ -70,13 +70,47 @@ class _TableGraph:
     size: np.ndarray  # ordering for choosing complementary cells
     constrained: set[int] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        # Plain Python lists: the searches below index single entries, which numpy makes slow.
+        rows, cols = self.row_node.tolist(), self.col_node.tolist()
+        positive = (self.values > 0).T.tolist()
+        rising = (self.sign > 0).tolist()
+        self._arcs: list[list[tuple[tuple[int, int], ...]]] = [
+            [
+                ((u, w), (w, u)) if pos else (((u, w),) if up else ((w, u),))
+                for u, w, pos, up in zip(rows, cols, column, rising, strict=True)
+            ]
+            for column in positive
+        ]
+
     def arcs(self, entry: int, quantity: int) -> list[tuple[int, int]]:
         """Directions an entry's count can move in: an arc row→col raises its signed value."""
-        u, w = int(self.row_node[entry]), int(self.col_node[entry])
-        if self.values[entry, quantity] > 0:
-            return [(u, w), (w, u)]
         # A zero count can only rise, which moves the signed value in the direction of its sign.
-        return [(u, w)] if self.sign[entry] > 0 else [(w, u)]
+        return list(self._arcs[quantity][entry])
+
+    def hidden_arcs(self, quantity: int, hidden: Sequence[int]) -> dict[int, dict[int, int]]:
+        """Every arc of the hidden entries for one quantity, as node → {node: number of such arcs}."""
+        adjacency: dict[int, dict[int, int]] = {}
+        arcs = self._arcs[quantity]
+        for entry in hidden:
+            for a, b in arcs[entry]:
+                targets = adjacency.setdefault(a, {})
+                targets[b] = targets.get(b, 0) + 1
+        return adjacency
+
+    def add_arcs(self, adjacency: dict[int, dict[int, int]], entry: int, quantity: int, step: int) -> None:
+        """Add (step 1) or take away (step −1) one entry's arcs in an adjacency from `hidden_arcs`."""
+        for a, b in self._arcs[quantity][entry]:
+            targets = adjacency.setdefault(a, {})
+            targets[b] = targets.get(b, 0) + step
+
+    def pinned_in(self, entry: int, quantity: int, adjacency: dict[int, dict[int, int]]) -> bool:
+        """`is_determined` for a hidden entry, given the hidden entries' arcs (its own included)."""
+        own = self._arcs[quantity][entry]
+        for a, b in own:
+            if a == b or _reaches(adjacency, b, a, own):
+                return False
+        return True
 
     def is_determined(self, entry: int, quantity: int, hidden: np.ndarray) -> bool:
         """True when the hidden entry's count is pinned to one value by the visible entries and totals.
@@ -85,24 +119,22 @@ class _TableGraph:
         a directed cycle of hidden entries' arcs (conformal decomposition of circulations: a feasible
         change is a sum of feasible cycles, and zero counts only allow arcs that raise them).
         """
-        adjacency: dict[int, list[int]] = {}
-        for other in np.flatnonzero(hidden):
-            if other == entry:
-                continue
-            for a, b in self.arcs(int(other), quantity):
-                adjacency.setdefault(a, []).append(b)
-        for a, b in self.arcs(entry, quantity):
-            if a == b or _reaches(adjacency, b, a):
-                return False
-        return True
+        others = [other for other in np.flatnonzero(hidden).tolist() if other != entry]
+        adjacency = self.hidden_arcs(quantity, [*others, entry])
+        return self.pinned_in(entry, quantity, adjacency)
 
 
-def _reaches(adjacency: dict[int, list[int]], start: int, goal: int) -> bool:
+def _reaches(
+    adjacency: dict[int, dict[int, int]], start: int, goal: int, skip: tuple[tuple[int, int], ...] = ()
+) -> bool:
+    """Whether a path leads from start to goal, not counting one copy of each arc in ``skip``."""
     seen = {start}
     frontier = [start]
     while frontier:
         node = frontier.pop()
-        for nxt in adjacency.get(node, ()):
+        for nxt, copies in adjacency.get(node, {}).items():
+            if copies <= 0 or (copies == 1 and (node, nxt) in skip):
+                continue
             if nxt == goal:
                 return True
             if nxt not in seen:
@@ -117,6 +149,14 @@ def _is_total(column: pd.Series, total_label: object) -> pd.Series:
     return column.isna() | (column == total_label)
 
 
+def _labels(column: pd.Series, is_total: np.ndarray) -> np.ndarray:
+    """The column's categories as objects (what the totals hold does not matter)."""
+    if column.dtype == object or isinstance(column.dtype, pd.StringDtype):
+        return column.to_numpy(dtype=object)
+    # Other dtypes compare as they do once the totals are blanked (e.g. integers become floats).
+    return column.where(~is_total, None).astype(object).to_numpy()
+
+
 def _build_graph(
     df: pd.DataFrame,
     quantities: np.ndarray,
@@ -125,33 +165,44 @@ def _build_graph(
     total_label: object,
     implied_totals: bool,
 ) -> _TableGraph:
+    totals = [_is_total(df[column], total_label).to_numpy(dtype=bool) for column in group_cols]
+    labels = [_labels(df[column], total) for column, total in zip(group_cols, totals, strict=True)]
+    return _graph_from_labels(group_cols, labels, totals, quantities, size, implied_totals)
+
+
+def _graph_from_labels(
+    group_cols: Sequence[str],
+    labels: Sequence[np.ndarray],
+    totals: Sequence[np.ndarray],
+    quantities: np.ndarray,
+    size: np.ndarray,
+    implied_totals: bool,
+) -> _TableGraph:
     free = 0
+    rows = len(quantities)
     if len(group_cols) == 1:
-        is_total = _is_total(df[group_cols[0]], total_label).to_numpy()
+        is_total = totals[0]
         if is_total.sum() > 1:
             raise ValueError("a one-way table has at most one total row")
-        if df.loc[~is_total, group_cols[0]].duplicated().any():
+        categories = labels[0][~is_total].tolist()
+        if len(set(categories)) != len(categories):
             raise ValueError(f"duplicate categories in {group_cols[0]!r}")
         line = 1
         constrained = {line} if (is_total.any() or implied_totals) else set()
-        row_node = np.full(len(df), line if constrained else free)
-        col_node = np.full(len(df), free)
+        row_node = np.full(rows, line if constrained else free)
+        col_node = np.full(rows, free)
         sign = np.where(is_total, -1, 1)
         return _TableGraph(row_node, col_node, sign, quantities, size, constrained)
 
     first, second = group_cols
-    first_total = _is_total(df[first], total_label).to_numpy()
-    second_total = _is_total(df[second], total_label).to_numpy()
-    keys = pd.DataFrame(
-        {
-            "first": df[first].where(~first_total, None).astype(object),
-            "second": df[second].where(~second_total, None).astype(object),
-        }
-    )
-    if keys.duplicated().any():
+    first_total, second_total = totals
+    first_total_list, second_total_list = first_total.tolist(), second_total.tolist()
+    first_keys = [None if t else k for t, k in zip(first_total_list, labels[0].tolist(), strict=True)]
+    second_keys = [None if t else k for t, k in zip(second_total_list, labels[1].tolist(), strict=True)]
+    if len(set(zip(first_keys, second_keys, strict=True))) != rows:
         raise ValueError(f"duplicate ({first}, {second}) combinations")
-    row_labels = list(dict.fromkeys(keys.loc[~first_total, "first"]))
-    col_labels = list(dict.fromkeys(keys.loc[~second_total, "second"]))
+    row_labels = dict.fromkeys(k for t, k in zip(first_total_list, first_keys, strict=True) if not t)
+    col_labels = dict.fromkeys(k for t, k in zip(second_total_list, second_keys, strict=True) if not t)
     # Node ids: 0 is the merged unconstrained node; rows and the column-totals line, then columns and
     # the row-totals line.
     row_ids = {label: 1 + i for i, label in enumerate(row_labels)}
@@ -160,24 +211,23 @@ def _build_graph(
     margin_col = margin_row + 1 + len(col_labels)
 
     row_node = np.array(
-        [margin_row if t else row_ids[k] for t, k in zip(first_total, keys["first"], strict=True)]
+        [margin_row if t else row_ids[k] for t, k in zip(first_total_list, first_keys, strict=True)],
+        dtype=np.int64,
     )
     col_node = np.array(
-        [margin_col if t else col_ids[k] for t, k in zip(second_total, keys["second"], strict=True)]
+        [margin_col if t else col_ids[k] for t, k in zip(second_total_list, second_keys, strict=True)],
+        dtype=np.int64,
     )
     sign = np.where(first_total ^ second_total, -1, 1)
 
     # A line is constrained when its total is shown: as a row of the table, or implied.
-    row_totals_present = set(row_node[second_total & ~first_total].tolist())
-    col_totals_present = set(col_node[first_total & ~second_total].tolist())
-    grand_present = bool((first_total & second_total).any())
-    constrained: set[int] = set()
-    for node in [*row_ids.values(), *col_ids.values()]:
-        if implied_totals or node in row_totals_present or node in col_totals_present:
-            constrained.add(node)
-    if implied_totals or grand_present:
-        constrained.update({margin_row, margin_col})
-
+    if implied_totals:
+        constrained = set(range(1, margin_col + 1))
+    else:
+        constrained = set(row_node[second_total & ~first_total].tolist())
+        constrained |= set(col_node[first_total & ~second_total].tolist())
+        if (first_total & second_total).any():
+            constrained |= {margin_row, margin_col}
     row_node = np.where(np.isin(row_node, list(constrained)), row_node, free)
     col_node = np.where(np.isin(col_node, list(constrained)), col_node, free)
     return _TableGraph(row_node, col_node, sign, quantities, size, constrained)
@@ -234,30 +284,70 @@ def suppress_table(
         if numerator not in df or denominator not in df:
             raise ValueError(f"pair ({numerator!r}, {denominator!r}) is not in the table")
     counts = df[columns].to_numpy(dtype=float)
-    complements = (
-        np.column_stack([df[d].to_numpy(dtype=float) - df[n].to_numpy(dtype=float) for n, d in pairs])
-        if pairs
-        else np.empty((len(df), 0))
-    )
-    quantities = np.column_stack([counts, complements])
-    if np.isnan(quantities).any():
-        raise ValueError("suppression needs every count; found a missing value")
-    if (quantities < 0).any():
-        raise ValueError("counts and complements must be non-negative")
-
+    complements = [df[d].to_numpy(dtype=float) - df[n].to_numpy(dtype=float) for n, d in pairs]
+    quantities = _quantities(counts, complements)
     hidden = np.asarray(_is_small(quantities, threshold).any(axis=1), dtype=bool)
     if threshold is None or threshold <= 1 or len(df) == 0:
         return pd.Series(hidden, index=df.index, name="suppressed")
 
     size = df[size_col or columns[-1]].to_numpy(dtype=float)
     graph = _build_graph(df, quantities, size, group_cols, total_label, implied_totals)
-    order = np.lexsort((np.arange(len(df)), size, size == 0))  # non-zero first, then smallest
+    return pd.Series(_secondary(graph, hidden), index=df.index, name="suppressed")
+
+
+def _quantities(counts: np.ndarray, complements: Sequence[np.ndarray]) -> np.ndarray:
+    quantities = np.column_stack([counts, *complements]) if complements else counts
+    if np.isnan(quantities).any():
+        raise ValueError("suppression needs every count; found a missing value")
+    if (quantities < 0).any():
+        raise ValueError("counts and complements must be non-negative")
+    return quantities
+
+
+def suppress_labelled(
+    counts: np.ndarray,
+    complements: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    *,
+    group_cols: Sequence[str],
+    threshold: int | None = DEFAULT_THRESHOLD,
+    size: np.ndarray | None = None,
+) -> np.ndarray:
+    """`suppress_table` on arrays, for callers that already hold them (the metric layer).
+
+    ``counts`` is rows × count columns (floats), ``complements`` the denominator − numerator arrays of
+    the pairs, ``labels`` one object array of categories per group column (names in ``group_cols``, for
+    messages), a missing label marking a total; totals are implied and ``size`` defaults to the last
+    count column. Returns the boolean mask ``suppress_table`` gives for the same table.
+    """
+    if len(labels) not in (1, 2):
+        raise ValueError("suppress_table handles one- and two-way tables")
+    quantities = _quantities(counts, complements)
+    hidden = np.asarray(_is_small(quantities, threshold).any(axis=1), dtype=bool)
+    if threshold is None or threshold <= 1 or len(quantities) == 0:
+        return hidden
+    totals = [pd.isna(column) for column in labels]
+    size = counts[:, -1] if size is None else size
+    graph = _graph_from_labels(group_cols, labels, totals, quantities, size, True)
+    return _secondary(graph, hidden)
+
+
+def _secondary(graph: _TableGraph, hidden: np.ndarray) -> np.ndarray:
+    """Step 2 of `suppress_table`: add complementary suppressions to ``hidden`` (in place) and return it."""
+    size = graph.size
+    order = np.lexsort((np.arange(len(size)), size, size == 0)).tolist()  # non-zero first, then smallest
+    lines = {
+        node: [entry for entry in order if in_line[entry]]
+        for node in sorted(graph.constrained)
+        for in_line in [((graph.row_node == node) | (graph.col_node == node)).tolist()]
+    }
     unresolvable: set[tuple[int, int]] = set()
+    free: set[tuple[int, int]] = set()  # hidden counts known to be free; they stay free as more is hidden
 
     while True:
-        if _complete_lines(graph, hidden, order):
+        if _complete_lines(lines, hidden):
             continue
-        pinned = _first_pinned(graph, hidden, unresolvable)
+        pinned = _first_pinned(graph, hidden, unresolvable, free)
         if pinned is None:
             break
         entry, quantity = pinned
@@ -266,18 +356,20 @@ def suppress_table(
             unresolvable.add(pinned)
         else:
             hidden[addition] = True
-    return pd.Series(hidden, index=df.index, name="suppressed")
+    return hidden
 
 
-def _complete_lines(graph: _TableGraph, hidden: np.ndarray, order: np.ndarray) -> bool:
-    """Apply the line rule once: a line with one hidden entry gets its smallest visible one hidden."""
+def _complete_lines(lines: dict[int, list[int]], hidden: np.ndarray) -> bool:
+    """Apply the line rule once: a line with one hidden entry gets its smallest visible one hidden.
+
+    ``lines`` maps each constrained line to its entries, smallest first.
+    """
     changed = False
-    for node in sorted(graph.constrained):
-        in_line = (graph.row_node == node) | (graph.col_node == node)
-        if (in_line & hidden).sum() != 1:
+    for members in lines.values():
+        if sum(bool(hidden[entry]) for entry in members) != 1:
             continue
-        for candidate in order:
-            if in_line[candidate] and not hidden[candidate]:
+        for candidate in members:
+            if not hidden[candidate]:
                 hidden[candidate] = True
                 changed = True
                 break
@@ -285,19 +377,31 @@ def _complete_lines(graph: _TableGraph, hidden: np.ndarray, order: np.ndarray) -
 
 
 def _first_pinned(
-    graph: _TableGraph, hidden: np.ndarray, unresolvable: set[tuple[int, int]]
+    graph: _TableGraph,
+    hidden: np.ndarray,
+    unresolvable: set[tuple[int, int]],
+    free: set[tuple[int, int]],
 ) -> tuple[int, int] | None:
-    for entry in np.flatnonzero(hidden):
-        for quantity in range(graph.values.shape[1]):
-            if graph.values[entry, quantity] <= 0 or (int(entry), quantity) in unresolvable:
+    """The first hidden (entry, quantity) with a positive count that `is_determined`, skipping those in
+    ``unresolvable``; the ones found free are added to ``free`` (valid while entries are only added)."""
+    entries = np.flatnonzero(hidden).tolist()
+    positive = (graph.values[entries] > 0).tolist()
+    adjacency: dict[int, dict[int, dict[int, int]]] = {}
+    for entry, counts in zip(entries, positive, strict=True):
+        for quantity, is_positive in enumerate(counts):
+            key = (entry, quantity)
+            if not is_positive or key in unresolvable or key in free:
                 continue
-            if graph.is_determined(int(entry), quantity, hidden):
-                return int(entry), quantity
+            if quantity not in adjacency:
+                adjacency[quantity] = graph.hidden_arcs(quantity, entries)
+            if graph.pinned_in(entry, quantity, adjacency[quantity]):
+                return key
+            free.add(key)
     return None
 
 
 def _freeing_entry(
-    graph: _TableGraph, hidden: np.ndarray, order: np.ndarray, entry: int, quantity: int
+    graph: _TableGraph, hidden: np.ndarray, order: list[int], entry: int, quantity: int
 ) -> int | None:
     """The visible entry to suppress next so that ``entry`` is no longer pinned.
 
@@ -305,13 +409,15 @@ def _freeing_entry(
     entry in one of its lines (a step towards a freeing cycle); the smallest non-zero entry anywhere;
     any zero entry that frees it. Zero entries come last because a hidden zero protects little.
     """
-    visible = [int(c) for c in order if not hidden[c]]
+    visible = [c for c in order if not hidden[c]]
     non_zero = [c for c in visible if graph.size[c] > 0]
+    adjacency = graph.hidden_arcs(quantity, np.flatnonzero(hidden).tolist())
 
     def frees(candidate: int) -> bool:
-        trial = hidden.copy()
-        trial[candidate] = True
-        return not graph.is_determined(entry, quantity, trial)
+        graph.add_arcs(adjacency, candidate, quantity, 1)
+        pinned = graph.pinned_in(entry, quantity, adjacency)
+        graph.add_arcs(adjacency, candidate, quantity, -1)
+        return not pinned
 
     for candidate in non_zero:
         if frees(candidate):
