@@ -444,49 +444,13 @@ def suppression_mask(
 
 
 def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Kaplan–Meier tables for every group of ``by`` at once, from counts sorted by (group, t).
+    """Kaplan–Meier tables for every group of ``by`` at once (`pipelines.stats.kaplan_meier_from_counts`).
 
-    The same estimator as `pipelines.stats.kaplan_meier_from_counts` (Kaplan & Meier 1958; Greenwood's
-    variance; log(−log) band), vectorised across groups with grouped cumulative sums so a breakdown into
-    a hundred groups costs one pass instead of a hundred calls. Without a breakdown the stats function is
-    called directly; tests check the two agree group by group. ``counts`` has one row per (group, t)
-    with events + censored > 0, as the metric SQL's GROUP BY gives.
+    ``counts`` has one row per (group, t), as the metric SQL's GROUP BY gives.
     """
-    if not by:
-        return kaplan_meier_from_counts(counts[["t", "events", "censored"]])
     if len(counts) == 0:
         return pd.DataFrame(columns=[*by, *KM_COLUMNS])
-    group = counts.groupby(by, sort=False, dropna=False).ngroup().to_numpy()
-    events = counts["events"].to_numpy(dtype=float)
-    leaving = (counts["events"] + counts["censored"]).to_numpy(dtype=np.int64)
-    reversed_group = pd.Series(leaving[::-1]).groupby(group[::-1], sort=False)
-    at_risk = reversed_group.cumsum().to_numpy()[::-1]
-    n = at_risk.astype(float)
-    factor = pd.Series(1.0 - events / n)
-    survival = np.clip(factor.groupby(group, sort=False).cumprod().to_numpy(), 0.0, 1.0)
-    has_room = n > events
-    terms = pd.Series(np.divide(events, n * (n - events), out=np.zeros_like(n), where=has_room))
-    greenwood = terms.groupby(group, sort=False).cumsum().to_numpy()
-
-    ci_low = np.full_like(survival, np.nan)
-    ci_high = np.full_like(survival, np.nan)
-    ci_low[survival == 1.0] = 1.0
-    ci_high[survival == 1.0] = 1.0
-    interior = (survival > 0.0) & (survival < 1.0)
-    log_s = np.log(survival[interior])
-    sigma = np.sqrt(greenwood[interior]) / np.abs(log_s)
-    ci_low[interior] = np.exp(log_s * np.exp(Z95 * sigma))
-    ci_high[interior] = np.exp(log_s * np.exp(-Z95 * sigma))
-
-    result = counts[by].reset_index(drop=True)
-    result["t"] = counts["t"].to_numpy()
-    result["n_at_risk"] = at_risk.astype("int64")
-    result["events"] = counts["events"].to_numpy(dtype="int64")
-    result["censored"] = counts["censored"].to_numpy(dtype="int64")
-    result["survival"] = survival
-    result["ci_low"] = ci_low
-    result["ci_high"] = ci_high
-    return result
+    return kaplan_meier_from_counts(counts, Z95, by=by)
 
 
 def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int) -> pd.DataFrame:

@@ -130,3 +130,21 @@ def test_invalid_input() -> None:
         kaplan_meier([-1, 2], [1, 0])
     with pytest.raises(ValueError):
         kaplan_meier_from_counts(pd.DataFrame({"t": [1], "events": [1]}))
+
+
+def test_grouped_counts_give_each_group_its_own_curve() -> None:
+    rng = np.random.default_rng(11)
+    rows = []
+    for group in ("a", "b", "c"):
+        times = rng.integers(0, 40, size=60)
+        events = rng.random(60) < 0.6
+        per_time = pd.DataFrame({"t": times, "events": events.astype(int), "censored": (~events).astype(int)})
+        rows.append(per_time.groupby("t", as_index=False).sum().assign(group=group))
+    counts = pd.concat(rows, ignore_index=True).sample(frac=1.0, random_state=3)  # order must not matter
+
+    grouped = kaplan_meier_from_counts(counts, by=["group"])
+
+    assert list(grouped.columns) == ["group", *KM_COLUMNS]
+    for group, part in grouped.groupby("group"):
+        alone = kaplan_meier_from_counts(counts[counts["group"] == group])
+        pd.testing.assert_frame_equal(part[KM_COLUMNS].reset_index(drop=True), alone)
