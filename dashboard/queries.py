@@ -31,7 +31,7 @@ from dashboard.auth import scoped_filters, scoped_options, scoped_rows, scoped_s
 from dashboard.filters import FilterState, month_end
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
 from pipelines.stats import xmr
-from pipelines.warehouse import Warehouse, open_warehouse
+from pipelines.warehouse import Warehouse, file_identity, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +100,8 @@ class DashboardData:
 
     # -- plumbing ------------------------------------------------------------------------------------
 
-    def _identity(self) -> tuple:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return ()
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
-
     def cached(self, key: tuple, compute: Callable[[], object]) -> object:
-        return self._cache.get_or_compute((self._identity(), *key), compute)
+        return self._cache.get_or_compute((file_identity(self.path), *key), compute)
 
     def close(self) -> None:
         self.warehouse.close()

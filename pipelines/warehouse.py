@@ -37,8 +37,15 @@ def connect(path: str | os.PathLike[str], *, read_only: bool = True) -> duckdb.D
     return duckdb.connect(str(path), read_only=read_only)
 
 
-def _file_identity(path: Path) -> tuple[int, int, int]:
-    st = path.stat()
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """Which file is at `path` now (inode, size, mtime), or None if there is none.
+
+    A load swaps in a new file, so a change of identity means cached answers and connections are stale.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
@@ -58,7 +65,7 @@ class Warehouse:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
-            identity = _file_identity(self.path) if self.path.exists() else None
+            identity = file_identity(self.path)
             if self._con is None or identity != self._identity:
                 if self._con is not None:
                     self._con.close()

@@ -15,7 +15,6 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -31,7 +30,7 @@ from pipelines.stats import (
     wilson_interval,
 )
 from pipelines.stats.suppression import suppress_labelled
-from pipelines.warehouse import Warehouse, _file_identity
+from pipelines.warehouse import Warehouse, file_identity
 
 DateLike = date | datetime | str | pd.Timestamp
 
@@ -150,10 +149,8 @@ def _file_key(source: object) -> tuple[str, tuple[int, int, int]] | None:
     """(absolute path, file identity) of a Warehouse's file; None for anything else or no file."""
     if not isinstance(source, Warehouse):
         return None
-    try:
-        return os.path.abspath(source.path), _file_identity(Path(source.path))
-    except OSError:
-        return None
+    identity = file_identity(source.path)
+    return None if identity is None else (os.path.abspath(source.path), identity)
 
 
 def available_metrics() -> list[str]:
