@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
+from dash import html
 
 from dashboard import figures
 from dashboard.components import Chart
@@ -68,6 +70,17 @@ def spc_chart(
         note=note
         or "XmR chart, last 24 months: mean and process limits (mean ± 2.66 × mean moving "
         "range); coloured points are special cause.",
+    )
+
+
+def km_split_control(control_id: str, choices: list[dict[str, str]], value: str) -> Any:
+    """The "Split by" radio buttons that choose a Kaplan–Meier chart's breakdown."""
+    return html.Div(
+        [
+            html.Span("Split by: ", className="small me-2"),
+            dbc.RadioItems(id=control_id, options=choices, value=value, inline=True, className="small"),
+        ],
+        className="d-flex align-items-center",
     )
 
 

@@ -10,7 +10,7 @@ from dash import Dash, html
 
 from dashboard import ids
 from dashboard.components import Chart, chart_card
-from dashboard.pages.common import by_category_chart, km_chart, spc_chart
+from dashboard.pages.common import by_category_chart, km_chart, km_split_control, spc_chart
 from dashboard.queries import DashboardData
 
 PATH = "/relapse"
@@ -64,15 +64,7 @@ CHARTS: dict[str, Chart] = {
 
 
 def layout(data: DashboardData, **_: Any) -> Any:
-    km_control = html.Div(
-        [
-            html.Span("Split by: ", className="small me-2"),
-            dbc.RadioItems(
-                id=ids.RELAPSE_KM_BY, options=KM_CHOICES, value="all", inline=True, className="small"
-            ),
-        ],
-        className="d-flex align-items-center",
-    )
+    km_control = km_split_control(ids.RELAPSE_KM_BY, KM_CHOICES, "all")
     return html.Div(
         [
             html.H1("Relapse", className="h4"),

@@ -13,7 +13,7 @@ from dash import Dash, html
 from dashboard import figures, ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
-from dashboard.pages.common import km_chart, spc_chart
+from dashboard.pages.common import km_chart, km_split_control, spc_chart
 from dashboard.queries import DashboardData
 
 PATH = "/retention"
@@ -87,15 +87,7 @@ CHARTS: dict[str, Chart] = {
 
 
 def layout(data: DashboardData, **_: Any) -> Any:
-    km_control = html.Div(
-        [
-            html.Span("Split by: ", className="small me-2"),
-            dbc.RadioItems(
-                id=ids.RETENTION_KM_BY, options=KM_CHOICES, value="setting", inline=True, className="small"
-            ),
-        ],
-        className="d-flex align-items-center",
-    )
+    km_control = km_split_control(ids.RETENTION_KM_BY, KM_CHOICES, "setting")
     return html.Div(
         [
             html.H1("Retention", className="h4"),
