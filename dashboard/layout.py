@@ -129,9 +129,10 @@ def shell(data: DashboardData) -> html.Div:
             html.Footer(
                 dbc.Container(
                     html.P(
-                        "Counts of 1–4 are suppressed and shown as 'suppressed', never as zero. "
-                        "Intervals are "
-                        "95%. Hover over any point for its numerator and denominator.",
+                        "Counts of 1–4 are suppressed and shown as 'suppressed', never as zero; "
+                        "all other counts are rounded to the nearest 5, and rates and intervals are "
+                        "computed from the rounded counts. Intervals are 95%. Hover over any point "
+                        "for its numerator and denominator.",
                         className="small text-muted mb-2",
                     ),
                     fluid=True,

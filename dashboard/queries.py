@@ -4,7 +4,8 @@ aggregates of the warehouse's own bookkeeping (load history, rejected rows, comp
 Everything returned is aggregated: counts, proportions with their numerators and denominators,
 Kaplan-Meier tables, option lists from the dimension tables. No function here returns a row per
 person, episode or contact, so nothing record-level can reach the browser. Small counts are
-suppressed by the metric layer (threshold 5), including the exit-reason mix
+suppressed by the metric layer (threshold 5) and every count shown is rounded to the nearest 5, with
+rates and intervals computed from the rounded counts, including the exit-reason mix
 (`pipelines.metrics.compute_mix`).
 
 A `DashboardData` is made once per app and shared by its callbacks. Its cache holds aggregated
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 AGE_BANDS = ("18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-64", "65+", "unknown")
 SUPPRESSION_THRESHOLD = 5
+#: Every count shown is rounded to a multiple of this (`pipelines.stats.round_to_base`).
+ROUNDING_BASE = 5
 #: Months on an SPC chart (Making Data Count advises at least 15 points; two years shows seasonality).
 SPC_MONTHS = 24
 
@@ -195,7 +198,7 @@ class DashboardData:
         by: Sequence[str] = (),
         filters: dict[str, Sequence[str]] | None = None,
     ) -> pd.DataFrame:
-        """`pipelines.metrics.compute_metric` (suppressed, threshold 5), cached."""
+        """`pipelines.metrics.compute_metric` (suppressed, threshold 5, rounded to 5), cached."""
         from pipelines.metrics import compute_metric
 
         filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
@@ -212,6 +215,7 @@ class DashboardData:
                 filters={k: list(v) for k, v in (filters or {}).items()} or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
+                rounding=ROUNDING_BASE,
             )
             log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
             return table
@@ -266,6 +270,7 @@ class DashboardData:
             filters=filters or None,
             suppress=True,
             threshold=SUPPRESSION_THRESHOLD,
+            rounding=ROUNDING_BASE,
         )
 
     def spc(
@@ -310,6 +315,7 @@ class DashboardData:
                 filters=state.metric_filters() or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
+                rounding=ROUNDING_BASE,
             )
             names = self.labels().get(by, {})
             mix = mix.rename(columns={by: "unit"})

@@ -98,7 +98,10 @@ def load(
 @click.option("--by", default="", help="Breakdown dimensions, comma-separated (e.g. programme,quarter).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option(
-    "--no-suppress", is_flag=True, help="Show counts of 1-4 (for analysts with record-level access)."
+    "--no-suppress",
+    is_flag=True,
+    help="Show exact counts, including 1-4 (for analysts with record-level access); otherwise small "
+    "counts are suppressed and the others rounded to the nearest 5.",
 )
 def metric(
     name: str | None,

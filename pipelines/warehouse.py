@@ -89,12 +89,12 @@ class Warehouse:
         return self.cursor().execute(query, params or []).df()
 
     def metric(self, name: str, start, end, *, as_of=None, by=None, filters=None, suppress: bool = True,
-               threshold: int = 5):
+               threshold: int = 5, rounding: int | None = 5):
         """A metric of METRICS.md for [start, end]; see `pipelines.metrics.compute_metric`."""
         from pipelines.metrics.api import compute_metric
 
         return compute_metric(self, name, start, end, as_of=as_of, by=by, filters=filters,
-                              suppress=suppress, threshold=threshold)
+                              suppress=suppress, threshold=threshold, rounding=rounding)
 
     def tables(self) -> list[str]:
         return [r[0] for r in self.cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()]

@@ -108,9 +108,8 @@ def layout(data: DashboardData, **_: Any) -> Any:
                     _card(
                         "Metric definitions",
                         html_table(definitions_table(data), ids.DATA_DEFINITIONS),
-                        note="As in METRICS.md. Counts of 1–4 are suppressed everywhere "
-                        "in the dashboard and its "
-                        "downloads.",
+                        note="As in METRICS.md. Counts of 1–4 are suppressed everywhere in the "
+                        "dashboard and its downloads, and all other counts are rounded to the nearest 5.",
                     )
                 ]
             ),

@@ -80,7 +80,7 @@ CHARTS: dict[str, Chart] = {
             exit_mix_table,
             exit_mix_figure,
             note="Share of discharges in each outcome group. Cells of 1–4 discharges are suppressed, with "
-            "enough others that none can be worked out.",
+            "enough others that none can be worked out; other counts are rounded to the nearest 5.",
         ),
     )
 }

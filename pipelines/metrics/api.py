@@ -23,10 +23,12 @@ import pandas as pd
 from pipelines.metrics.query import build_metric_query, validate_breakdown, validate_filters
 from pipelines.metrics.registry import METRICS, Metric, get_metric
 from pipelines.stats import (
+    DEFAULT_ROUNDING,
     KM_COLUMNS,
     Z95,
     kaplan_meier_from_counts,
     primary_suppress,
+    round_to_base,
     wilson_interval,
 )
 from pipelines.stats.suppression import suppress_labelled
@@ -69,11 +71,20 @@ CONVENTIONS = """\
   column × the rest combined). Kaplan–Meier rows with n_at_risk 1…threshold−1 are suppressed (all counts
   and estimates blanked, t kept), which hides the tail of each curve and any group smaller than the
   threshold.
+- Rounding: with suppression on, every count shown (numerators, denominators, numbers of records,
+  Kaplan–Meier numbers at risk, events and censored) is rounded to the nearest multiple of `rounding`
+  (5; halves up), after suppression is decided on the true counts. Proportions and their Wilson
+  intervals, and the interval of a mean, are computed from the rounded counts, so the shown rate is
+  the shown numerator over the shown denominator; a mean's sum of values is not shown (with the mean it
+  would give the exact count). Means, medians and Kaplan–Meier survival estimates are of the true
+  records. Rounding is what stops differencing: two outputs one filter apart (or one day apart) no
+  longer differ by exactly the small count between them (`pipelines.stats.round_to_base`).
 - Two-way breakdowns (and 3+, as first column × the observed combinations of the rest) are completed to
   the full grid of the categories they show, with or without suppression: an empty combination is a row
   with zero counts and a missing value (0/0; a count metric shows 0). Zeros are not disclosive, and
   without them secondary suppression would treat a category's lone cell as pinned by its total.
-- Every result's DataFrame.attrs holds metric, start, end, as_of, by, filters and suppressed_threshold.
+- Every result's DataFrame.attrs holds metric, start, end, as_of, by, filters, suppressed_threshold and
+  rounded_to.
 - peer_support (with_peer_support / without_peer_support) is a breakdown and filter of retention_12wk,
   early_unplanned_exit and time_in_treatment (episodes: the person had ≥1 attended peer contact, in any
   programme or none, dated on days 0–27 of the episode, i.e. start_date ≤ contact_date < start_date + 28
@@ -200,6 +211,7 @@ def compute_metric(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = 5,
+    rounding: int | None = DEFAULT_ROUNDING,
 ) -> pd.DataFrame:
     """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
 
@@ -219,14 +231,16 @@ def compute_metric(
     combination is a row with zero counts (value missing where it is 0/0), so secondary suppression
     sees the zeros a reader can infer anyway and does not treat a lone cell as pinned by its total.
 
-    With ``suppress`` (the default) small counts are suppressed for sharing: see `CONVENTIONS`. For
+    With ``suppress`` (the default) small counts are suppressed for sharing and the counts shown are
+    rounded to ``rounding`` (5; None or 1 for exact counts), with proportions and intervals computed
+    from the rounded counts: see `CONVENTIONS`. For
     survival metrics a suppressed row (n_at_risk 1…threshold−1, i.e. the tail of each curve) keeps its
     breakdown columns and ``t`` and shows every count and estimate as missing; rows are never dropped, so
     a survival_at-style lookup past the last visible row finds a missing value, not the last survival.
 
     The frame's ``attrs`` carry its context: ``metric``, ``start``, ``end``, ``as_of`` (dates), ``by``
-    (list), ``filters`` ({dimension: [values]}) and ``suppressed_threshold`` (the threshold, or None
-    without suppression).
+    (list), ``filters`` ({dimension: [values]}), ``suppressed_threshold`` (the threshold, or None
+    without suppression) and ``rounded_to`` (the rounding base, or None).
     """
     metric = get_metric(name)
     cursor = _cursor(source)
@@ -245,9 +259,18 @@ def compute_metric(
         **{f"filter_{d}": v for d, v in allowed.items()},
     }
     counts = cursor.execute(query.sql, query.parameters(values)).df()
-    result = finish_metric(metric, counts, list(by_columns), suppress=suppress, threshold=threshold)
+    result = finish_metric(
+        metric, counts, list(by_columns), suppress=suppress, threshold=threshold, rounding=rounding
+    )
     result.attrs = result_context(
-        name, start_date, end_date, as_of_date, list(by_columns), allowed, threshold if suppress else None
+        name,
+        start_date,
+        end_date,
+        as_of_date,
+        list(by_columns),
+        allowed,
+        threshold if suppress else None,
+        _rounding_of(suppress, rounding),
     )
     return result
 
@@ -264,6 +287,7 @@ def compute_mix(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = 5,
+    rounding: int | None = DEFAULT_ROUNDING,
 ) -> pd.DataFrame:
     """The distribution of a count metric over the categories of ``part`` within each cell of ``by``.
 
@@ -282,7 +306,7 @@ def compute_mix(
     by_columns = list(validate_breakdown(by))
     if part in by_columns:
         raise ValueError(f"{part!r} is both the part and a breakdown column")
-    options = dict(as_of=as_of, filters=filters, suppress=suppress, threshold=threshold)
+    options = dict(as_of=as_of, filters=filters, suppress=suppress, threshold=threshold, rounding=rounding)
     counts = compute_metric(source, name, start, end, by=[*by_columns, part], **options)
     totals = compute_metric(source, name, start, end, by=by_columns or None, **options)
     table = counts[[*by_columns, part]].copy()
@@ -310,8 +334,10 @@ def result_context(
     by: list[str],
     filters: Mapping[str, list[str]],
     threshold: int | None,
+    rounded_to: int | None = None,
 ) -> dict[str, object]:
-    """The ``attrs`` of a metric result: what was asked, as at when, and the suppression threshold."""
+    """The ``attrs`` of a metric result: what was asked, as at when, the suppression threshold and the
+    base the shown counts are rounded to (None when not rounded)."""
     return {
         "metric": name,
         "start": start,
@@ -320,7 +346,12 @@ def result_context(
         "by": list(by),
         "filters": {dimension: list(values) for dimension, values in filters.items()},
         "suppressed_threshold": threshold,
+        "rounded_to": rounded_to,
     }
+
+
+def _rounding_of(suppress: bool, rounding: int | None) -> int | None:
+    return rounding if suppress and rounding is not None and rounding > 1 else None
 
 
 #: Count columns a metric's SQL may return; an empty breakdown cell has 0 in each.
@@ -356,28 +387,45 @@ def complete_breakdown(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def finish_metric(
-    metric: Metric, counts: pd.DataFrame, by: list[str], *, suppress: bool = True, threshold: int = 5
+    metric: Metric,
+    counts: pd.DataFrame,
+    by: list[str],
+    *,
+    suppress: bool = True,
+    threshold: int = 5,
+    rounding: int | None = DEFAULT_ROUNDING,
 ) -> pd.DataFrame:
-    """Turn the SQL counts into the published table: values, intervals and disclosure control."""
+    """Turn the SQL counts into the published table: values, intervals and disclosure control.
+
+    Suppression is decided on the true counts. With ``suppress`` the counts shown are then rounded to
+    ``rounding`` and every statistic shown is computed from the rounded counts (a proportion and its
+    Wilson interval, a mean's interval), so nothing shown says more than the rounded counts do.
+    """
     if metric.statistic == "kaplan_meier":
-        return _finish_survival(counts, by, suppress=suppress, threshold=threshold)
+        return _finish_survival(counts, by, suppress=suppress, threshold=threshold, rounding=rounding)
     counts = complete_breakdown(counts, by)
     rows = len(counts)
     missing = np.full(rows, np.nan)
+    rounded = suppress and rounding is not None and rounding > 1
+
+    def shown(column: str) -> np.ndarray:
+        values = counts[column].to_numpy(dtype=float)
+        return round_to_base(values, rounding) if rounded else values
+
     if metric.statistic == "proportion":
-        numerator = counts["numerator"].to_numpy(dtype=float)
-        denominator = counts["denominator"].to_numpy(dtype=float)
+        numerator, denominator = shown("numerator"), shown("denominator")
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
         ci_low, ci_high = wilson_interval(numerator, denominator)
         count_cols, pairs = list(metric.suppression_pair), [metric.suppression_pair]
     elif metric.statistic == "count":
-        numerator = counts["numerator"].to_numpy(dtype=float)
+        numerator = shown("numerator")
         denominator, value, ci_low, ci_high = missing, numerator, missing, missing
         count_cols, pairs = ["numerator"], []
     elif metric.statistic == "mean":
-        numerator = counts["numerator"].to_numpy(dtype=float)
-        denominator = counts["denominator"].to_numpy(dtype=float)
+        denominator = shown("denominator")
+        # The sum of values with the mean would give the exact number of records: not shown when rounded.
+        numerator = missing if rounded else counts["numerator"].to_numpy(dtype=float)
         value = counts["value"].to_numpy(dtype=float)
         sd = counts["sd"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -386,7 +434,7 @@ def finish_metric(
         count_cols, pairs = ["denominator"], []
     else:  # median: the interval comes from the SQL's order statistics
         numerator = missing
-        denominator = counts["denominator"].to_numpy(dtype=float)
+        denominator = shown("denominator")
         value = counts["value"].to_numpy(dtype=float)
         ci_low = counts["ci_low"].to_numpy(dtype=float)
         ci_high = counts["ci_high"].to_numpy(dtype=float)
@@ -450,8 +498,11 @@ def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return kaplan_meier_from_counts(counts, Z95, by=by)
 
 
-def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int) -> pd.DataFrame:
+def _finish_survival(
+    counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int, rounding: int | None
+) -> pd.DataFrame:
     result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
+    rounded = suppress and rounding is not None and rounding > 1
     if suppress and len(result):
         mask = primary_suppress(result["n_at_risk"].to_numpy(dtype=float), None, threshold=threshold)
     else:
@@ -460,6 +511,8 @@ def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, thr
     columns: dict[str, object] = {column: result[column] for column in [*by, "t"]}
     for column in ("n_at_risk", "events", "censored"):
         shown = np.where(mask, np.nan, result[column].to_numpy(dtype=float))
+        if rounded:
+            shown = round_to_base(shown, rounding)
         columns[column] = pd.array(np.round(shown), dtype="Int64")
     for column in ("survival", "ci_low", "ci_high"):
         values = result[column]
@@ -492,6 +545,7 @@ def _person_series(
     filters: Mapping[str, object] | None,
     suppress: bool,
     threshold: int,
+    rounding: int | None,
 ) -> pd.DataFrame:
     """A people-based metric for each month of ``windows`` as its own period, from one query.
 
@@ -519,7 +573,7 @@ def _person_series(
         for column in counts.columns:
             counts[column] = counts[column].fillna(0).astype("int64")
         counts = counts.reset_index(drop=True)
-        result = finish_metric(metric, counts, [], suppress=suppress, threshold=threshold)
+        result = finish_metric(metric, counts, [], suppress=suppress, threshold=threshold, rounding=rounding)
         result.insert(0, "month", labels)
         return result
     parts = []
@@ -527,7 +581,7 @@ def _person_series(
         rows = counts[months == label].reset_index(drop=True)
         if rows.empty:
             continue
-        part = finish_metric(metric, rows, by, suppress=suppress, threshold=threshold)
+        part = finish_metric(metric, rows, by, suppress=suppress, threshold=threshold, rounding=rounding)
         part.insert(0, "month", label)
         parts.append(part)
     if not parts:
@@ -546,6 +600,7 @@ def metric_series(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = 5,
+    rounding: int | None = DEFAULT_ROUNDING,
 ) -> pd.DataFrame:
     """The metric month by month over [start, end], for XmR charts: a ``month`` column ('YYYY-MM') first.
 
@@ -567,7 +622,9 @@ def metric_series(
     by_columns = [c for c in validate_breakdown(by) if c not in ("month", "quarter")]
     if len(by_columns) != len(validate_breakdown(by)):
         raise ValueError("a monthly series cannot also be broken down by month or quarter")
-    options = dict(as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold)
+    options = dict(
+        as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold, rounding=rounding
+    )
     windows = _month_windows(start_date, end_date)
 
     if metric.grain == "person":
@@ -576,7 +633,9 @@ def metric_series(
             windows = [(first, last) for first, last in windows if last + follow_up <= as_of_date]
         if not windows:
             return pd.DataFrame(columns=["month", *by_columns, *RESULT_COLUMNS])
-        series = _person_series(cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold)
+        series = _person_series(
+            cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold, rounding
+        )
     else:
         check_period(metric, start_date, end_date, as_of_date)
         series = compute_metric(cursor, name, start_date, end_date, by=["month", *by_columns], **options)
@@ -605,6 +664,7 @@ def metric_series(
         ["month", *by_columns],
         validate_filters(filters),
         threshold if suppress else None,
+        _rounding_of(suppress, rounding),
     )
     return series
 

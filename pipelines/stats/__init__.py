@@ -24,14 +24,17 @@ from pipelines.stats.kaplan_meier import (
 )
 from pipelines.stats.spc import RULES, SPC_COLUMNS, spc_signal, xmr
 from pipelines.stats.suppression import (
+    DEFAULT_ROUNDING,
     DEFAULT_THRESHOLD,
     apply_suppression,
     primary_suppress,
+    round_to_base,
     suppress_table,
 )
 from pipelines.stats.wilson import Z95, wilson_interval, z_for_level
 
 __all__ = [
+    "DEFAULT_ROUNDING",
     "DEFAULT_THRESHOLD",
     "HIGH_95",
     "HIGH_99_8",
@@ -51,6 +54,7 @@ __all__ = [
     "kaplan_meier_from_counts",
     "median_survival",
     "primary_suppress",
+    "round_to_base",
     "spc_signal",
     "suppress_table",
     "survival_at",

@@ -168,6 +168,7 @@ def test_results_carry_their_context(warehouse) -> None:
         "by": ["sex", "quarter"],
         "filters": {"programme": ["PG1"]},
         "suppressed_threshold": 5,
+        "rounded_to": 5,
     }
     frame = compute_metric(warehouse, "time_in_treatment", FROM, TO, suppress=False)
     assert frame.attrs["metric"] == "time_in_treatment"
@@ -192,4 +193,5 @@ def test_survival_tail_rows_keep_their_time(warehouse) -> None:
     assert tail["suppressed"] and tail["t"] == 30
     assert pd.isna(tail["survival"]) and pd.isna(tail["n_at_risk"])
     kept = shown[shown["sex"] == "female"].iloc[0]
-    assert not kept["suppressed"] and kept["n_at_risk"] == 38
+    assert not kept["suppressed"] and kept["n_at_risk"] == 40  # 38 at risk, shown rounded to 5
+    assert full[full["sex"] == "female"].iloc[0]["n_at_risk"] == 38

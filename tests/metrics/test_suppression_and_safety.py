@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from pipelines.derived import DERIVED_TABLES
 from pipelines.metrics import (
@@ -53,9 +54,9 @@ def warehouse(make_warehouse):
 
 
 def test_small_counts_are_suppressed_never_zero(warehouse) -> None:
-    # 2024: 25 episodes, 12 waited → shown.
+    # 2024: 25 episodes, 12 waited → shown, rounded to 5: 10 of 25.
     row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31"))
-    assert (row["numerator"], row["denominator"], row["suppressed"]) == (12, 25, False)
+    assert (row["numerator"], row["denominator"], row["suppressed"]) == (10, 25, False)
     # 2023: 18 of 20 waited; the 2 who did not make it disclosive → suppressed.
     row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2023-01-01", "2023-12-31"))
     assert row["suppressed"]
@@ -69,6 +70,29 @@ def test_small_counts_are_suppressed_never_zero(warehouse) -> None:
     # The threshold is a setting: with threshold 2 only counts of 1 are suppressed.
     row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2023-01-01", "2023-12-31", threshold=2))
     assert not row["suppressed"]
+
+
+def test_shown_counts_are_rounded_and_rates_come_from_them(warehouse) -> None:
+    # 2024: 12 of 25 waited. Shown: 10 of 25 (12 rounds to 10), so the rate is 10/25 = 40% with the
+    # Wilson interval of 10/25, and nothing shown gives back the 12.
+    row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31"))
+    assert (row["numerator"], row["denominator"]) == (10, 25)
+    assert row["value"] == pytest.approx(0.4)
+    low, high = proportion_confint(10, 25, alpha=0.05, method="wilson")
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    # Rounding is a setting of its own: None (or 1) shows the exact counts, still suppressed.
+    exact = only_row(
+        compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31", rounding=None)
+    )
+    assert (exact["numerator"], exact["denominator"], exact["value"]) == (12, 25, pytest.approx(0.48))
+    frame = compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31", rounding=1)
+    assert frame.attrs["rounded_to"] is None and frame["numerator"].tolist() == [12]
+    # Count metrics: people in treatment in 2024, PG1 has 30 and the whole system 45 (a multiple of 5
+    # stays as it is); with base 10 they show as 30 and 50.
+    count = compute_metric(warehouse, "in_treatment", "2024-01-01", "2024-12-31", by="programme", rounding=10)
+    assert count["numerator"].iloc[0] == 30
+    total = only_row(compute_metric(warehouse, "in_treatment", "2024-01-01", "2024-12-31", rounding=10))
+    assert (total["numerator"], total["value"]) == (50, 50)
 
 
 def test_count_metric_suppression(warehouse) -> None:
@@ -89,7 +113,7 @@ def test_secondary_suppression(warehouse) -> None:
     hidden = frame[frame["suppressed"]]
     assert hidden[["numerator", "denominator", "value", "ci_low", "ci_high"]].isna().all().all()
     shown = frame[~frame["suppressed"]].iloc[0]
-    assert (shown["numerator"], shown["denominator"]) == (6, 12)
+    assert (shown["numerator"], shown["denominator"]) == (5, 10)  # 6 of 12, rounded to 5
     # Two-way: programme × quarter keeps the hidden cells hidden in both directions.
     frame = compute_metric(
         warehouse, "waiting_over_3_weeks", "2023-01-01", "2024-12-31", by=["programme", "quarter"]
