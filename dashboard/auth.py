@@ -80,6 +80,10 @@ UNIT_DIMENSIONS = ("programme", "provider", "area")
 #: Purposes under which a service lead may see beyond their own programmes (see `purpose`).
 FUNNEL = "funnel"
 SYSTEM_TOTAL = "system_total"
+#: A service lead sees other programmes only in numbers that cover at least this many of them (a
+#: total over their own and one other, less their own, would be that other programme).
+MIN_OTHER_PROGRAMMES = 3
+
 #: The label of another programme's point on a service lead's funnel plot; its id is blank.
 OTHER_PROGRAMME = "other programme"
 MIN_SECRET_LENGTH = 32
@@ -127,10 +131,20 @@ class Scope:
     programmes: frozenset[str] | None = None
     providers: frozenset[str] = frozenset()
     areas: frozenset[str] = frozenset()
+    #: (programme, setting) for every programme: how many others a setting filter leaves.
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def everything(self) -> bool:
         return self.programmes is None
+
+    def others_in(self, settings: Sequence[str]) -> int:
+        """The number of other programmes in ``settings`` (all settings when empty)."""
+        return sum(
+            1
+            for programme, setting in self.settings
+            if programme not in (self.programmes or ()) and (not settings or setting in settings)
+        )
 
     def allowed(self, dimension: str) -> frozenset[str]:
         return {"programme": self.programmes or frozenset(), "provider": self.providers, "area": self.areas}[
@@ -254,7 +268,8 @@ def scoped_filters(
     Everything for a commissioner. For a service lead: a filter naming another programme, provider or
     area raises `AccessDenied`; the request is restricted to their programmes, except a funnel
     breakdown (``by == ["programme"]`` under `FUNNEL`) and a total with no programme, provider or area
-    breakdown under `SYSTEM_TOTAL`, as long as neither is narrowed to a provider or an area.
+    breakdown under `SYSTEM_TOTAL`, as long as neither is narrowed to a provider or an area, nor to
+    settings with fewer than `MIN_OTHER_PROGRAMMES` other programmes.
     """
     chosen = {k: list(v) for k, v in (filters or {}).items()}
     scope = current_scope()
@@ -264,8 +279,10 @@ def scoped_filters(
         raise AccessDenied("no programmes")
     _check_named(chosen, scope)
     wanted = _purpose.get()
-    # Narrowed to a provider or an area, "the others" may be one programme a reader can name: own only.
+    # Narrowed to a provider or an area, "the others" may be one programme a reader can name, and a
+    # setting may hold only one or two others: then their own only.
     narrowed = any(chosen.get(d) for d in ("provider", "area"))
+    narrowed = narrowed or scope.others_in(chosen.get("setting") or ()) < MIN_OTHER_PROGRAMMES
     if not narrowed and wanted == FUNNEL and list(by) == ["programme"]:
         return chosen
     if not narrowed and wanted == SYSTEM_TOTAL and not set(by) & set(UNIT_DIMENSIONS):
@@ -445,12 +462,12 @@ def _fingerprint(secret_key: str, user: User) -> str:
     return hmac.new(secret_key.encode(), user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _programme_units(data: DashboardData) -> dict[str, tuple[str, str]]:
-    """Programme id → (provider id, area code), from the programmes dimension table."""
+def _programme_units(data: DashboardData) -> dict[str, tuple[str, str, str]]:
+    """Programme id → (provider id, area code, setting), from the programmes dimension table."""
 
-    def compute() -> dict[str, tuple[str, str]]:
-        table = data.warehouse.sql("SELECT programme_id, provider_id, area_code FROM stg_programmes")
-        return {str(p): (str(v), str(a)) for p, v, a in table.itertuples(index=False)}
+    def compute() -> dict[str, tuple[str, str, str]]:
+        table = data.warehouse.sql("SELECT programme_id, provider_id, area_code, setting FROM stg_programmes")
+        return {str(p): (str(v), str(a), str(s)) for p, v, a, s in table.itertuples(index=False)}
 
     return data.cached(("access_units",), compute)  # type: ignore[return-value]
 
@@ -463,8 +480,9 @@ def scope_for(user: User, data: DashboardData) -> Scope:
     mine = [units[p] for p in user.programmes if p in units]
     return Scope(
         programmes=user.programmes,
-        providers=frozenset(provider for provider, _ in mine),
-        areas=frozenset(area for _, area in mine),
+        providers=frozenset(provider for provider, _, _ in mine),
+        areas=frozenset(area for _, area, _ in mine),
+        settings=tuple(sorted((p, setting) for p, (_, _, setting) in units.items())),
     )
 
 

@@ -41,7 +41,7 @@ def units(warehouse_path: Path) -> dict[str, Any]:
         shown = table[~table["suppressed"]].sort_values("denominator", ascending=False)
         own, other = str(shown["programme"].iloc[0]), str(shown["programme"].iloc[1])
         programmes = data.warehouse.sql(
-            "SELECT programme_id, programme_name, provider_id, area_code FROM stg_programmes"
+            "SELECT programme_id, programme_name, provider_id, area_code, setting FROM stg_programmes"
         ).set_index("programme_id")
     finally:
         data.close()
@@ -426,6 +426,46 @@ def test_service_lead_sees_system_totals(app: Any, service_lead: Any, commission
         commissioner, app, "programme_vs_system", units["state"], {ids.PROGRAMME_ID: units["own"]}
     )
     assert whole == [r for r in reference if r["group"] == "whole system"] and whole
+
+
+def test_a_setting_with_few_other_programmes_shows_a_service_lead_their_own_only(
+    warehouse_path: Path, units: dict, tmp_path: Path
+) -> None:
+    # A service lead of a programme in a setting with three programmes: filtered to that setting, the
+    # funnel's anonymised points and the "whole system" total would be the two others (the total less
+    # their own is the others' sum): they see their own only. In a setting with enough others they see
+    # the others anonymised, as without a filter.
+    programmes = units["programmes"]
+    sizes = programmes.groupby("setting").size()
+    small_setting = next(s for s, n in sizes.items() if n - 1 < auth.MIN_OTHER_PROGRAMMES)
+    big_setting = next(s for s, n in sizes.items() if n - 1 >= auth.MIN_OTHER_PROGRAMMES)
+    own = str(programmes.index[programmes["setting"] == small_setting][0])
+    users = write_users(tmp_path / "users.toml", own)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ROSC_SECRET_KEY", SECRET)
+        env.delenv("ROSC_USERS", raising=False)
+        dash_app = create_app(warehouse_path, users_file=users)
+    dash_app.server.config["ROSC_LOGIN_DELAY"] = 0.2
+    try:
+        lead, everyone = sign_in(dash_app, "sam"), sign_in(dash_app, "ana")
+        key = find_callback(
+            dash_app, json.dumps(ids.tile("in_treatment"), sort_keys=True, separators=(",", ":"))
+        )
+        state = units["state"].with_values(setting=[small_setting])
+        funnel = download(lead, dash_app, "programme_funnel", state)
+        assert funnel and {row["programme"] for row in funnel} == {own}
+        tile = callback_body(dash_app, key, {f"{ids.FILTER_STATE}.data": state.to_store()})
+        own_only = callback_body(
+            dash_app, key, {f"{ids.FILTER_STATE}.data": state.with_values(programme=[own]).to_store()}
+        )
+        assert post(lead, tile).get_json() == post(everyone, own_only).get_json()
+        assert post(lead, tile).get_json() != post(everyone, tile).get_json()
+        # Enough others in the setting: they are there, anonymised.
+        state = units["state"].with_values(setting=[big_setting])
+        funnel = download(lead, dash_app, "programme_funnel", state)
+        assert [row["programme"] for row in funnel].count("") == sizes[big_setting]
+    finally:
+        dash_app.dashboard_data.close()
 
 
 @pytest.mark.parametrize(
