@@ -113,7 +113,8 @@ def km_chart(name: str, metric: str, title: str, by_control: str, survival_label
         table=table,
         figure=figure,
         controls=((by_control, "value"),),
-        note="Kaplan–Meier estimate with 95% band; the tail where fewer than 5 remain at risk is suppressed.",
+        note="Kaplan–Meier estimate with 95% band, in 28-day steps from counts rounded to 5; the tail "
+        "where fewer than 5 remain at risk is suppressed.",
     )
 
 

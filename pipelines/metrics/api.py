@@ -29,6 +29,7 @@ from pipelines.stats import (
     kaplan_meier_from_counts,
     primary_suppress,
     round_to_base,
+    survival_from_risk_sets,
     wilson_interval,
 )
 from pipelines.stats.suppression import suppress_labelled
@@ -76,9 +77,12 @@ CONVENTIONS = """\
   (5; halves up), after suppression is decided on the true counts. Proportions and their Wilson
   intervals, and the interval of a mean, are computed from the rounded counts, so the shown rate is
   the shown numerator over the shown denominator; a mean's sum of values is not shown (with the mean it
-  would give the exact count). Means, medians and Kaplan–Meier survival estimates are of the true
-  records. Rounding is what stops differencing: two outputs one filter apart (or one day apart) no
-  longer differ by exactly the small count between them (`pipelines.stats.round_to_base`).
+  would give the exact count). Means and medians are of the true records. Kaplan–Meier tables are put
+  on a 28-day grid (t = 0, 28, 56, ...: an exit on days 1–28 counts at 28) with each row's number at
+  risk rounded and its events and censored taken from rounded running totals, and the survival and
+  band are computed from those counts. Rounding is what stops differencing: two outputs one filter
+  apart (or one day apart) no longer differ by exactly the small count between them
+  (`pipelines.stats.round_to_base`).
 - Two-way breakdowns (and 3+, as first column × the observed combinations of the rest) are completed to
   the full grid of the categories they show, with or without suppression: an empty combination is a row
   with zero counts and a missing value (0/0; a count metric shows 0). Zeros are not disclosive, and
@@ -498,22 +502,52 @@ def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return kaplan_meier_from_counts(counts, Z95, by=by)
 
 
+#: With rounding, shared Kaplan–Meier tables are on a grid of this many days (see `_finish_survival`).
+SURVIVAL_GRID_DAYS = 28
+
+
 def _finish_survival(
     counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int, rounding: int | None
 ) -> pd.DataFrame:
-    result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
+    """The published Kaplan–Meier tables.
+
+    Without rounding: the estimate at every event or censoring time, with rows of 1…threshold−1 at risk
+    suppressed. With rounding (shared outputs) the exact curve would give the counts away (its first
+    step is 1 − d/n), so times are grouped into 28-day intervals (t = the interval's last day: 0, 28,
+    56, ...; an event in days 1–28 counts at 28), each interval's number at risk is rounded, its events
+    and censored are the differences of their rounded running totals (so the errors do not add up along
+    the curve), and the survival and its band are computed from those rounded counts
+    (`stats.survival_from_risk_sets`); rows with 1…threshold−1 truly at risk are suppressed as before.
+    """
     rounded = suppress and rounding is not None and rounding > 1
+    if rounded and len(counts):
+        counts = counts.assign(
+            t=(np.ceil(counts["t"].to_numpy(dtype=float) / SURVIVAL_GRID_DAYS) * SURVIVAL_GRID_DAYS).astype(
+                "int64"
+            )
+        )
+    result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
     if suppress and len(result):
         mask = primary_suppress(result["n_at_risk"].to_numpy(dtype=float), None, threshold=threshold)
     else:
         mask = np.zeros(len(result), dtype=bool)
+    if rounded and len(result):
+        groups = result.groupby(by, sort=False, dropna=False).ngroup().to_numpy() if by else None
+        shown = {"n_at_risk": round_to_base(result["n_at_risk"].to_numpy(dtype=float), rounding)}
+        for column in ("events", "censored"):
+            # Rounded as running totals within each curve, so rounding errors do not add up along it.
+            running = result[column].groupby(groups, sort=False).cumsum() if by else result[column].cumsum()
+            total = pd.Series(round_to_base(running.to_numpy(dtype=float), rounding))
+            before = total.groupby(groups, sort=False).shift(1) if by else total.shift(1)
+            shown[column] = (total - before.fillna(0)).to_numpy()
+        events = np.minimum(shown["events"], shown["n_at_risk"])
+        survival, ci_low, ci_high = survival_from_risk_sets(shown["n_at_risk"], events, groups, Z95)
+        result = result.assign(**shown, survival=survival, ci_low=ci_low, ci_high=ci_high)
     # Built once, as `apply_suppression` then rounding the counts to nullable integers would give.
     columns: dict[str, object] = {column: result[column] for column in [*by, "t"]}
     for column in ("n_at_risk", "events", "censored"):
-        shown = np.where(mask, np.nan, result[column].to_numpy(dtype=float))
-        if rounded:
-            shown = round_to_base(shown, rounding)
-        columns[column] = pd.array(np.round(shown), dtype="Int64")
+        shown_counts = np.where(mask, np.nan, result[column].to_numpy(dtype=float))
+        columns[column] = pd.array(np.round(shown_counts), dtype="Int64")
     for column in ("survival", "ci_low", "ci_high"):
         values = result[column]
         if values.dtype == np.float64:

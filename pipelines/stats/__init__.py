@@ -21,6 +21,7 @@ from pipelines.stats.kaplan_meier import (
     kaplan_meier_from_counts,
     median_survival,
     survival_at,
+    survival_from_risk_sets,
 )
 from pipelines.stats.spc import RULES, SPC_COLUMNS, spc_signal, xmr
 from pipelines.stats.suppression import (
@@ -58,6 +59,7 @@ __all__ = [
     "spc_signal",
     "suppress_table",
     "survival_at",
+    "survival_from_risk_sets",
     "wilson_interval",
     "xmr",
     "z_for_level",

@@ -72,8 +72,38 @@ def kaplan_meier_from_counts(table: pd.DataFrame, z: float = Z95, by: Sequence[s
     events = counts["events"].to_numpy(dtype=float)
     leaving = (counts["events"] + counts["censored"]).to_numpy(dtype=np.int64)
     at_risk = pd.Series(leaving[::-1]).groupby(group[::-1], sort=False).cumsum().to_numpy()[::-1]
-    n = at_risk.astype(float)
+    survival, ci_low, ci_high = _estimate(at_risk.astype(float), events, group, z)
 
+    result = counts[by].copy()
+    result["t"] = counts["t"].to_numpy()
+    result["n_at_risk"] = at_risk.astype("int64")
+    result["events"] = counts["events"].to_numpy(dtype="int64")
+    result["censored"] = counts["censored"].to_numpy(dtype="int64")
+    result["survival"] = survival
+    result["ci_low"] = ci_low
+    result["ci_high"] = ci_high
+    return result
+
+
+def survival_from_risk_sets(
+    n_at_risk: npt.ArrayLike, events: npt.ArrayLike, group: npt.ArrayLike | None = None, z: float = Z95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S(t) and its log(−log) Greenwood band from given numbers at risk and events, row by row in time
+    order within each group (``group``: one label per row, rows of a group together; None for one
+    curve). The estimator of `kaplan_meier_from_counts` for risk sets that are not a reverse cumulative
+    sum of the rows, e.g. rounded counts. Returns (survival, ci_low, ci_high)."""
+    n = np.asarray(n_at_risk, dtype=float)
+    d = np.asarray(events, dtype=float)
+    if group is None:
+        labels = np.zeros(len(n), dtype=np.int64)
+    else:
+        labels = pd.factorize(pd.Series(np.asarray(group, dtype=object)))[0]
+    return _estimate(n, d, labels, z)
+
+
+def _estimate(
+    n: np.ndarray, events: np.ndarray, group: np.ndarray, z: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     factor = pd.Series(1.0 - np.divide(events, n, out=np.zeros_like(n), where=n > 0))
     survival = np.clip(factor.groupby(group, sort=False).cumprod().to_numpy(), 0.0, 1.0)
 
@@ -92,16 +122,7 @@ def kaplan_meier_from_counts(table: pd.DataFrame, z: float = Z95, by: Sequence[s
     # S ** exp(±zσ) equals exp(−exp(log(−log S) ± zσ)).
     ci_low[interior] = np.exp(log_s * np.exp(z * sigma))
     ci_high[interior] = np.exp(log_s * np.exp(-z * sigma))
-
-    result = counts[by].copy()
-    result["t"] = counts["t"].to_numpy()
-    result["n_at_risk"] = at_risk.astype("int64")
-    result["events"] = counts["events"].to_numpy(dtype="int64")
-    result["censored"] = counts["censored"].to_numpy(dtype="int64")
-    result["survival"] = survival
-    result["ci_low"] = ci_low
-    result["ci_high"] = ci_high
-    return result
+    return survival, ci_low, ci_high
 
 
 def kaplan_meier(times: npt.ArrayLike, events: npt.ArrayLike, z: float = Z95) -> pd.DataFrame:

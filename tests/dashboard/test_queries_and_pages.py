@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
@@ -214,3 +215,33 @@ def test_a_new_load_is_never_served_from_the_old_cache(
 
 def test_state_is_hashable_for_the_cache(state: FilterState) -> None:
     assert hash(replace(state, setting=("prison",))) != hash(state)
+
+
+def test_shared_survival_curves_show_nothing_beyond_their_rounded_counts(
+    data: DashboardData, state: FilterState
+) -> None:
+    # The exact curve's first step 1 − d/n would give the counts away. Shared curves are on the 28-day
+    # grid with rounded counts, and their survival is the Kaplan–Meier product of exactly those counts.
+    exact = data.warehouse.metric("time_in_treatment", state.start, state.end, suppress=False)
+    for by in ([], ["sex"]):
+        km = data.metric_for("time_in_treatment", state, by=by)
+        shown = km[~km["suppressed"]]
+        assert len(shown) >= 5 and (shown["t"] % 28 == 0).all()
+        for column in ("n_at_risk", "events", "censored"):
+            assert (shown[column] % 5 == 0).all(), column
+        for _, curve in shown.groupby(by) if by else [(None, shown)]:
+            n = curve["n_at_risk"].to_numpy(dtype=float)
+            d = np.minimum(curve["events"].to_numpy(dtype=float), n)
+            np.testing.assert_allclose(curve["survival"], np.cumprod(1 - d / n))
+    # The whole system's rounded curve stays near the exact one at each grid time: within 0.03 while
+    # 100 or more are at risk, and inside its own 95% band further out (where few events are left,
+    # rounding their running total can hold a drop back by up to two events).
+    system = data.metric_for("time_in_treatment", state)
+    system = system[~system["suppressed"]]
+    steps = exact["t"].to_numpy()
+    for r in system.itertuples():
+        before = exact["survival"].to_numpy()[steps <= r.t]
+        truth = before[-1] if len(before) else 1.0
+        assert r.ci_low <= truth <= r.ci_high, r
+        if r.n_at_risk >= 100:
+            assert abs(r.survival - truth) < 0.03, r

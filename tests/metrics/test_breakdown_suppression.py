@@ -186,12 +186,16 @@ def test_survival_tail_rows_keep_their_time(warehouse) -> None:
     # at t = 30 with the whole group at risk (female 38, male 47, other 5, unknown 2). Unknown's row is
     # suppressed (2 at risk) but stays, with its t and every count and estimate missing.
     full = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex", suppress=False)
-    shown = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex")
+    shown = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex", rounding=None)
     assert len(shown) == len(full)
     assert shown["t"].tolist() == full["t"].tolist()
     tail = shown[shown["sex"] == "unknown"].iloc[0]
     assert tail["suppressed"] and tail["t"] == 30
     assert pd.isna(tail["survival"]) and pd.isna(tail["n_at_risk"])
     kept = shown[shown["sex"] == "female"].iloc[0]
-    assert not kept["suppressed"] and kept["n_at_risk"] == 40  # 38 at risk, shown rounded to 5
-    assert full[full["sex"] == "female"].iloc[0]["n_at_risk"] == 38
+    assert not kept["suppressed"] and kept["n_at_risk"] == 38
+    # Shared (rounded): day 30 is on the 28-day grid at 56, 38 at risk shows as 40; the tail stays.
+    rounded = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex")
+    assert rounded["t"].tolist() == [56] * len(full)
+    assert rounded["suppressed"].tolist() == shown["suppressed"].tolist()
+    assert rounded.loc[rounded["sex"] == "female", "n_at_risk"].item() == 40

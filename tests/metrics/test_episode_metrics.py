@@ -206,10 +206,21 @@ def test_time_in_treatment(warehouse) -> None:
     assert km["survival"].iloc[-1] == pytest.approx(0.6)
     expected = kaplan_meier([10, 30, 40, 50, 83, 84, 100, 600, 699, 716], [1, 0, 0, 0, 1, 1, 0, 0, 0, 0])
     np.testing.assert_allclose(km["ci_low"], expected["ci_low"])
-    # Suppressed: rows with 1–4 at risk (t ≥ 100) are blanked, never shown as 0.
-    shared = metric(warehouse, "time_in_treatment", suppress=True)
+    # Suppressed, exact counts: rows with 1–4 at risk (t ≥ 100) are blanked, never shown as 0.
+    shared = metric(warehouse, "time_in_treatment", suppress=True, rounding=None)
     assert shared["suppressed"].tolist() == [False] * 6 + [True] * 4
     assert shared.loc[shared["suppressed"], ["n_at_risk", "survival", "events"]].isna().all().all()
+    # Shared (rounded to 5): times on the 28-day grid (10 → 28; 30, 40, 50 → 56; 83, 84 → 84; 100 → 112;
+    # 600 → 616; 699 → 700; 716 → 728). At risk 10, 9, 6, then 4, 3, 2, 1 (suppressed); shown rounded:
+    # 10, 10, 5. Events 1, 0, 2 have running totals 1, 1, 3 → rounded 0, 0, 5 → shown 0, 0, 5; censored
+    # 0, 3, 0 → running 0, 3, 3 → 0, 5, 5 → 0, 5, 0. S from the shown counts: 1, 1, 1 − 5/5 = 0.
+    shared = metric(warehouse, "time_in_treatment", suppress=True)
+    assert shared["t"].tolist() == [28, 56, 84, 112, 616, 700, 728]
+    assert shared["suppressed"].tolist() == [False] * 3 + [True] * 4
+    shown = shared[~shared["suppressed"]]
+    assert shown["n_at_risk"].tolist() == [10, 10, 5]
+    assert shown["events"].tolist() == [0, 0, 5] and shown["censored"].tolist() == [0, 5, 0]
+    assert shown["survival"].tolist() == pytest.approx([1.0, 1.0, 0.0])
 
 
 def test_time_in_treatment_discharges_after_as_of_are_censored(warehouse) -> None:
