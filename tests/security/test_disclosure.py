@@ -55,7 +55,13 @@ Checks:
    (c) the months of an SPC series that make up a period, with that period's headline shown, pin a
    hidden month; (d) the headlines of each value of one more filter, with the view's own headline,
    pin a hidden one.
-Continuous measures (TOP/BARC change, minutes), Kaplan–Meier tables and exit mix are out of scope here.
+Out of scope here: minutes (peer_minutes_share shows minutes rounded to 5, not people), the exit mix
+(its counts and totals are metric-layer counts, rounded like every other), and Kaplan–Meier tables,
+whose shared form shows only rounded counts and a survival computed from them
+(`tests/dashboard/test_queries_and_pages.py::test_shared_survival_curves_show_nothing_beyond_their_
+rounded_counts`), so they say no more than the headlines checked here. Means and medians (TOP/BARC
+change, waits) are not on the dashboard; `rosc metric` and notebooks need the warehouse file itself,
+i.e. record-level access, so they are not a disclosure boundary.
 """
 
 from __future__ import annotations
