@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> dict:
         "repeat": args.repeat,
         "duckdb_alone_seconds": round(duckdb_seconds, 2),
         "load_seconds": round(load_seconds, 2),
+        "duckdb_alone_runs_seconds": [round(r["seconds"], 2) for r in duckdb_runs],
+        "load_runs_seconds": [round(r["seconds"], 2) for r in load_runs],
         "ratio": round(load_seconds / duckdb_seconds, 2),
         "load_without_derived_seconds": round(load_seconds - derived_seconds, 2),
         "ratio_without_derived": round((load_seconds - derived_seconds) / duckdb_seconds, 2),
@@ -137,6 +139,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"extract: {extract}  ({sum(result['rows'].values()):,} rows)")
     for label, a, b in rows:
         print(f"  {label:<40} {a:>12} {b:>10}")
+    print(
+        "  runs: DuckDB alone "
+        + ", ".join(f"{s:.2f}" for s in result["duckdb_alone_runs_seconds"])
+        + " s; load_extracts "
+        + ", ".join(f"{s:.2f}" for s in result["load_runs_seconds"])
+        + " s"
+    )
     print("  phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in result["load_phases_seconds"].items()))
     (OUT / "bench_load.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT / 'bench_load.json'}")

@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines import load
 from pipelines.contract import TABLE_ORDER, TABLES
 from pipelines.extract import ExtractError
 from pipelines.load import LoadRefused, load_extracts, report_path_for
@@ -519,6 +520,33 @@ def test_strict_mode_refuses_the_whole_load_and_keeps_the_old_warehouse(
     assert len(caught.value.failures) == 1
     assert sha256(db) == before
     assert not list(tmp_path.glob("*rejected.csv"))
+
+
+def test_a_failed_write_stops_the_load_and_keeps_the_old_warehouse(
+    tmp_path: Path, db: Path, extract: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tables are written on a thread of their own while the next ones are checked: a write's error
+    # still reaches the caller, and leaves neither a changed warehouse nor a temp file behind.
+    load_extracts([extract], db)
+    before = sha256(db)
+    upsert = load._upsert
+
+    def upsert_failing_on_people(con, table, rows) -> None:
+        if table == "people":
+            raise duckdb.IOException("disk full")
+        upsert(con, table, rows)
+
+    monkeypatch.setattr(load, "_upsert", upsert_failing_on_people)
+    with pytest.raises(duckdb.IOException, match="disk full"):
+        load_extracts([extract], db, force=True)
+    assert sha256(db) == before
+    assert [p for p in tmp_path.iterdir() if ".tmp-" in p.name and not p.name.endswith(".tmp-lock")] == []
+
+
+def test_a_load_leaves_pyarrow_default_memory_pool_as_it_was(extract: Path, db: Path) -> None:
+    before = pa.default_memory_pool().backend_name
+    load_extracts([extract], db)
+    assert pa.default_memory_pool().backend_name == before
 
 
 def test_loading_the_same_extract_twice_changes_nothing(extract: Path, db: Path) -> None:

@@ -229,6 +229,21 @@ def test_overlap_rejects_the_later_starting_episode() -> None:
     assert list(schemas.episode_overlaps(incoming)) == [False, True, False, False, False, False, True]
 
 
+def test_an_episode_without_a_person_or_programme_overlaps_nothing() -> None:
+    d = date
+    incoming = _spans(
+        [
+            ("E1", "P1", "G1", d(2024, 1, 1), None),
+            ("E2", None, "G1", d(2024, 2, 1), None),
+            ("E3", "P1", None, d(2024, 2, 1), None),
+            ("E4", "P1", "G1", d(2024, 3, 1), None),  # inside E1
+        ]
+    )
+    assert list(schemas.episode_overlaps(incoming)) == [False, False, False, True]
+    existing = _spans([("W1", "P1", "G1", d(2023, 1, 1), None)])
+    assert list(schemas.episode_overlaps(incoming, existing)) == [True, False, False, True]
+
+
 def test_overlap_with_the_warehouse_episodes() -> None:
     d = date
     existing = _spans([("W1", "P1", "G1", d(2024, 3, 1), d(2024, 4, 1))])
