@@ -116,7 +116,7 @@ def metric(
 ) -> None:
     """Print metric NAME for a period, as CSV (default) or JSON."""
     from pipelines.metrics import available_metrics, compute_metric, describe_metric
-    from pipelines.warehouse import WarehouseNotFound, open_warehouse
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
 
     if list_metrics:
         for metric_id in available_metrics():
@@ -129,7 +129,7 @@ def metric(
     breakdown = [d.strip() for d in by.split(",") if d.strip()]
     try:
         warehouse = open_warehouse(db)
-    except WarehouseNotFound as error:
+    except (WarehouseNotFound, WarehouseOutOfDate) as error:
         raise click.ClickException(str(error)) from None
     try:
         table = compute_metric(
@@ -153,11 +153,11 @@ def metric(
 def serve(db: Path, host: str, port: int, debug: bool) -> None:
     """Serve the dashboard, reading the warehouse read-only."""
     from dashboard.app import create_app
-    from pipelines.warehouse import WarehouseNotFound
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate
 
     try:
         app = create_app(db)
-    except WarehouseNotFound as error:
+    except (WarehouseNotFound, WarehouseOutOfDate) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"dashboard on http://{host}:{port}  (warehouse {db}, Ctrl-C to stop)")
     app.run(host=host, port=port, debug=debug)

@@ -13,6 +13,7 @@ discharge reason's outcome group or a substance's days column is written once.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cache
 from importlib import resources
@@ -41,6 +42,9 @@ DERIVED_TABLES: tuple[str, ...] = tuple(name for _, name in MODELS)
 #: Models created as views rather than tables: contact_facts would copy every contact (most of a load's
 #: rows) only to add a few columns that a join at query time gives as fast (see its SQL header).
 VIEWS: frozenset[str] = frozenset({"contact_facts"})
+
+#: A one-row table recording which derived models built the warehouse (`models_fingerprint`).
+WAREHOUSE_INFO_TABLE = "warehouse_info"
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_:]+)\s*\}\}")
 
@@ -91,11 +95,27 @@ def model_sql(layer: str, name: str) -> str:
     return render(read_sql(layer, f"{name}.sql"), contract_placeholders())
 
 
+@cache
+def models_fingerprint() -> str:
+    """A hash of the macros and every model's SQL as built (placeholders filled in).
+
+    Written into each warehouse by `build_derived_tables`; `pipelines.warehouse` refuses a warehouse
+    whose fingerprint differs, since its derived tables were built by other models than the metric SQL
+    of this version expects (a missing column would be a binder error, a changed definition a silently
+    wrong answer).
+    """
+    digest = hashlib.sha256(read_sql("macros.sql").encode())
+    for layer, name in MODELS:
+        digest.update(f"\0{layer}/{name}\0{model_sql(layer, name)}".encode())
+    return digest.hexdigest()[:16]
+
+
 def build_derived_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create (or replace) every derived table on a read-write connection; return their names in order.
 
     Runs ``sql/macros.sql`` first, then each model of `MODELS` as ``CREATE OR REPLACE TABLE`` (``VIEW``
     for `VIEWS`). An object of the other kind left by an earlier version of this module is dropped first.
+    Finally records `models_fingerprint` in `WAREHOUSE_INFO_TABLE`.
     """
     con.execute(read_sql("macros.sql"))
     existing = dict(
@@ -110,4 +130,8 @@ def build_derived_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         if existing.get(name, kind) != kind:
             con.execute(f"DROP {existing[name]} {name}")
         con.execute(f"CREATE OR REPLACE {kind} {name} AS\n{model_sql(layer, name)}")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {WAREHOUSE_INFO_TABLE} AS SELECT ?::VARCHAR AS derived_models",
+        [models_fingerprint()],
+    )
     return list(DERIVED_TABLES)

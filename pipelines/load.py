@@ -86,7 +86,7 @@ from pipelines.schemas import (
     validate,
     without_repeats,
 )
-from pipelines.warehouse import LOAD_HISTORY_TABLE, QUARANTINE_TABLE
+from pipelines.warehouse import LOAD_HISTORY_TABLE, QUARANTINE_TABLE, WarehouseOutOfDate, check_derived_models
 
 __all__ = ["ExtractError", "LoadRefused", "LoadResult", "load_extracts", "report_path_for"]
 
@@ -343,16 +343,18 @@ def _fingerprint(extracts: Sequence[ExtractFolder]) -> tuple[str, dict[Path, str
 
 
 def _previous_load(db: Path, fingerprint: str) -> int | None:
-    """The load_id of a successful earlier load of the same extract, if any."""
+    """The load_id of a successful earlier load of the same extract, if any, into a warehouse built by
+    this version's derived models (one built by another version is loaded again, which rebuilds it)."""
     if not db.exists():
         return None
     con = duckdb.connect(str(db), read_only=True)
     try:
+        check_derived_models(con, db)
         rows = con.execute(
             f"SELECT max(load_id) FROM {LOAD_HISTORY_TABLE} WHERE fingerprint = ? AND status IN ?",
             [fingerprint, list(_SUCCESS)],
         ).fetchall()
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, WarehouseOutOfDate):
         return None
     finally:
         con.close()

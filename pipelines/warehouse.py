@@ -27,6 +27,29 @@ class WarehouseNotFound(FileNotFoundError):
     """The warehouse file does not exist (nothing has been loaded yet)."""
 
 
+class WarehouseOutOfDate(RuntimeError):
+    """The warehouse's derived tables were built by another version of the pipeline."""
+
+
+def check_derived_models(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a warehouse whose derived tables were built by other models than this version's.
+
+    Raises `WarehouseOutOfDate` naming the file and the command that rebuilds it.
+    """
+    from pipelines.derived import WAREHOUSE_INFO_TABLE, models_fingerprint
+
+    try:
+        row = con.execute(f"SELECT derived_models FROM {WAREHOUSE_INFO_TABLE}").fetchone()
+    except duckdb.CatalogException:
+        row = None
+    if row is None or row[0] != models_fingerprint():
+        raise WarehouseOutOfDate(
+            f"{path}: this warehouse was built by another version of the pipeline (its derived tables "
+            "do not match this version's models); load the extract again to rebuild it: "
+            f"`rosc load DIR --db {path} --force`"
+        )
+
+
 def connect(path: str | os.PathLike[str], *, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB connection to the warehouse file (read-only unless asked otherwise)."""
     path = Path(path)
@@ -69,7 +92,13 @@ class Warehouse:
             if self._con is None or identity != self._identity:
                 if self._con is not None:
                     self._con.close()
-                self._con = connect(self.path, read_only=True)
+                con = connect(self.path, read_only=True)
+                try:
+                    check_derived_models(con, self.path)
+                except WarehouseOutOfDate:
+                    con.close()
+                    raise
+                self._con = con
                 self._identity = identity
                 self._local = threading.local()
             return self._con
