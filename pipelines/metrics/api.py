@@ -355,6 +355,7 @@ def result_context(
 
 
 def _rounding_of(suppress: bool, rounding: int | None) -> int | None:
+    """The base shown counts are rounded to, or None when they are exact."""
     return rounding if suppress and rounding is not None and rounding > 1 else None
 
 
@@ -410,7 +411,7 @@ def finish_metric(
     counts = complete_breakdown(counts, by)
     rows = len(counts)
     missing = np.full(rows, np.nan)
-    rounded = suppress and rounding is not None and rounding > 1
+    rounded = _rounding_of(suppress, rounding) is not None
 
     def shown(column: str) -> np.ndarray:
         values = counts[column].to_numpy(dtype=float)
@@ -519,7 +520,7 @@ def _finish_survival(
     the curve), and the survival and its band are computed from those rounded counts
     (`stats.survival_from_risk_sets`); rows with 1…threshold−1 truly at risk are suppressed as before.
     """
-    rounded = suppress and rounding is not None and rounding > 1
+    rounded = _rounding_of(suppress, rounding) is not None
     if rounded and len(counts):
         counts = counts.assign(
             t=(np.ceil(counts["t"].to_numpy(dtype=float) / SURVIVAL_GRID_DAYS) * SURVIVAL_GRID_DAYS).astype(
@@ -532,14 +533,13 @@ def _finish_survival(
     else:
         mask = np.zeros(len(result), dtype=bool)
     if rounded and len(result):
-        groups = result.groupby(by, sort=False, dropna=False).ngroup().to_numpy() if by else None
+        curve = result.groupby(by, sort=False, dropna=False).ngroup() if by else pd.Series(0, result.index)
+        groups = curve.to_numpy()
         shown = {"n_at_risk": round_to_base(result["n_at_risk"].to_numpy(dtype=float), rounding)}
         for column in ("events", "censored"):
             # Rounded as running totals within each curve, so rounding errors do not add up along it.
-            running = result[column].groupby(groups, sort=False).cumsum() if by else result[column].cumsum()
-            total = pd.Series(round_to_base(running.to_numpy(dtype=float), rounding))
-            before = total.groupby(groups, sort=False).shift(1) if by else total.shift(1)
-            shown[column] = (total - before.fillna(0)).to_numpy()
+            running = pd.Series(round_to_base(result[column].groupby(groups).cumsum().to_numpy(), rounding))
+            shown[column] = (running - running.groupby(groups).shift(1).fillna(0)).to_numpy()
         events = np.minimum(shown["events"], shown["n_at_risk"])
         survival, ci_low, ci_high = survival_from_risk_sets(shown["n_at_risk"], events, groups, Z95)
         result = result.assign(**shown, survival=survival, ci_low=ci_low, ci_high=ci_high)
