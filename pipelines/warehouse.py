@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.stats.suppression import DEFAULT_ROUNDING, DEFAULT_THRESHOLD
+
 DEFAULT_DB = Path("rosc.duckdb")
 
 #: Tables every loaded warehouse holds, besides the contract tables.
@@ -118,7 +120,7 @@ class Warehouse:
         return self.cursor().execute(query, params or []).df()
 
     def metric(self, name: str, start, end, *, as_of=None, by=None, filters=None, suppress: bool = True,
-               threshold: int = 5, rounding: int | None = 5):
+               threshold: int = DEFAULT_THRESHOLD, rounding: int | None = DEFAULT_ROUNDING):
         """A metric of METRICS.md for [start, end]; see `pipelines.metrics.compute_metric`."""
         from pipelines.metrics.api import compute_metric
 
