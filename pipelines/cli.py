@@ -55,6 +55,52 @@ def generate(out_dir: Path, people: int, seed: int, as_of: date | None, fmt: str
     click.echo(f"wrote {fmt} extract to {out_dir}")
 
 
+def _fraction(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    if not 0 <= value <= 1:
+        raise click.BadParameter(f"{value} is not a fraction from 0 to 1 (e.g. 0.05 for 5%)")
+    return value
+
+
+def _reading_options(fn):
+    """The options every command that reads an export takes: --mapping, --date-format, --encoding."""
+    fn = click.option(
+        "--encoding",
+        default=None,
+        help="Text encoding of the CSV files, e.g. cp1252 (Excel's CSV on Windows); default UTF-8.",
+    )(fn)
+    fn = click.option(
+        "--date-format",
+        "date_format",
+        default=None,
+        help="strftime pattern of dates written as text, e.g. %d/%m/%Y (the UK Excel default); "
+        "default YYYY-MM-DD.",
+    )(fn)
+    fn = click.option(
+        "--mapping",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Mapping profile (TOML) for an export with its own file names, columns and codes.",
+    )(fn)
+    return fn
+
+
+def _read_settings(mapping: Path | None, date_format: str | None, encoding: str | None):
+    """(ReadOptions, MappingProfile or None) from the command line; a bad one is a usage error."""
+    from pipelines.sources import ExtractError, ReadOptions, load_profile
+
+    try:
+        options = ReadOptions(date_format=date_format, encoding=encoding)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    if mapping is None:
+        return options, None
+    try:
+        return options, load_profile(mapping)
+    except ExtractError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+
+
 @main.command()
 @click.argument(
     "dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
@@ -68,22 +114,140 @@ def generate(out_dir: Path, people: int, seed: int, as_of: date | None, fmt: str
     help="Extract date; default: the extract's extract.json, else today.",
 )
 @click.option("--force", is_flag=True, help="Load again even if this exact extract was loaded before.")
-@click.option("--quiet", is_flag=True, help="No progress display.")
+@click.option(
+    "--quiet", is_flag=True, help="No progress display and no table; warnings and the last line only."
+)
+@click.option(
+    "--max-rejected",
+    "max_rejected",
+    type=float,
+    default=0.05,
+    show_default=True,
+    callback=_fraction,
+    help="Refuse the whole load if any table would lose more than this fraction of its rows "
+    "(counting rows lost through foreign keys).",
+)
+@_reading_options
 def load(
-    dirs: tuple[Path, ...], db: Path, strict: bool, as_of: date | None, force: bool, quiet: bool
+    dirs: tuple[Path, ...],
+    db: Path,
+    strict: bool,
+    as_of: date | None,
+    force: bool,
+    quiet: bool,
+    max_rejected: float = 0.05,
+    mapping: Path | None = None,
+    date_format: str | None = None,
+    encoding: str | None = None,
 ) -> None:
-    """Validate extract folder(s) DIRS and load them into the DuckDB warehouse in one atomic step."""
-    from pipelines.extract import ExtractError
-    from pipelines.load import LoadRefused, load_extracts
+    """Validate extract folder(s) DIRS and load them into the DuckDB warehouse in one atomic step.
 
+    Exit status: 0 loaded (the last line says how many rows were rejected); 1 refused because of bad
+    rows (--strict, or more than --max-rejected); 2 a file-level problem, or another load running.
+    """
+    from pipelines.load import LoadRefused, load_extracts
+    from pipelines.sources import ExtractError
+
+    options, profile = _read_settings(mapping, date_format, encoding)
     try:
-        result = load_extracts(list(dirs), db, strict=strict, quiet=quiet, as_of=as_of, force=force)
+        result = load_extracts(
+            list(dirs),
+            db,
+            strict=strict,
+            quiet=quiet,
+            as_of=as_of,
+            force=force,
+            max_rejected=max_rejected,
+            options=options,
+            profile=profile,
+        )
     except (ExtractError, LoadRefused) as error:
         click.echo(f"error: {error}", err=True)
         click.echo("nothing was loaded; the warehouse is unchanged.", err=True)
-        sys.exit(2)
-    if not quiet:
+        rows = isinstance(error, LoadRefused) and (error.report is not None or len(error.failures) > 0)
+        sys.exit(1 if rows else 2)
+    if not quiet and not result.skipped_as_duplicate:
         click.echo(result.summary())
+    else:
+        click.echo(result.closing_line())
+
+
+@main.command()
+@click.argument(
+    "dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Check references and overlaps against this warehouse too (opened read-only).",
+)
+@click.option("--as-of", "as_of", callback=_iso_date, help="Extract date; default: extract.json, else today.")
+@_reading_options
+def check(
+    dirs: tuple[Path, ...],
+    db: Path | None,
+    as_of: date | None,
+    mapping: Path | None,
+    date_format: str | None,
+    encoding: str | None,
+) -> None:
+    """Check extract folder(s) DIRS as `rosc load` would, and write nothing.
+
+    Prints, per table, the rows, the rows that would load and the rows that would be rejected (with
+    those lost through foreign keys), then the top problems with an example and the fix where one is
+    known. Exit status: 0 clean, 1 rows would be rejected, 2 a file-level problem.
+    """
+    from pipelines.checks import check_extracts
+    from pipelines.sources import ExtractError
+
+    options, profile = _read_settings(mapping, date_format, encoding)
+    try:
+        report = check_extracts(list(dirs), db, as_of=as_of, options=options, profile=profile)
+    except ExtractError as error:
+        click.echo(f"error: {error}", err=True)
+        click.echo("the extract cannot be loaded as it is (a file-level problem).", err=True)
+        sys.exit(2)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(report.summary())
+    sys.exit(1 if report.rows_rejected else 0)
+
+
+@main.group(name="map")
+def map_group() -> None:
+    """Mapping profiles for exports with their own file names, columns and codes."""
+
+
+@map_group.command(name="init")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("mapping.toml"),
+    show_default=True,
+    help="Where to write the starting profile.",
+)
+@click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
+def map_init(folder: Path, out: Path, force: bool) -> None:
+    """Write a starting mapping profile for the export in FOLDER, from its files' headers and values.
+
+    Columns are matched to the contract ignoring case, spaces and punctuation; what is not matched,
+    and every code value that is not a contract code (with its count), is listed for you to map.
+    """
+    from pipelines.sources import ExtractError
+    from pipelines.sources.mapping_init import init_profile
+
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to overwrite it, or --out another file")
+    try:
+        proposal = init_profile(folder)
+    except ExtractError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    out.write_text(proposal.toml, encoding="utf-8")
+    click.echo(proposal.summary())
+    click.echo(f"wrote a starting profile to {out}: edit it, then `rosc check {folder} --mapping {out}`")
 
 
 @main.command()

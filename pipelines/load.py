@@ -2,6 +2,10 @@
 
 `load_extracts(dirs, db)` is the one writer of the warehouse. What it promises:
 
+- **Real exports.** Files come through the source adapters (`pipelines.sources`): CSV, Parquet or
+  Excel, in the contract's names or mapped by a profile (`profile=`), with the date pattern and
+  encoding the user names (`options=`). Their values are read one way for every format
+  (`pipelines.sources.values`).
 - **One load, several folders.** Every folder is a complete extract (all six tables). Their tables
   are merged as an upsert by key: a row replaces the warehouse's row with the same key, and a later
   folder's row replaces an earlier folder's. (A row replaced by a later folder counts as loaded.)
@@ -13,15 +17,21 @@
   Unknown extra columns are dropped and reported in `LoadResult.warnings`.
 - **Bad rows are quarantined, good rows load.** A row breaking a rule (`pipelines.schemas` lists
   them) is kept out of the contract tables and written to the `quarantine` table (load_id,
-  table_name, file, line, column_name, rule, value, message; one row per broken rule) and to a
-  report next to the warehouse, `<db stem>.load-<load_id>-rejected.csv`. Tables are checked in
+  table_name, file, line, column_name, rule, value, message, sheet, contract_column; one row per broken
+  rule; column_name and value as the export wrote them) and to a report next to the warehouse,
+  `<db stem>.load-<load_id>-rejected.csv`. Tables are checked in
   `TABLE_ORDER`; a reference must exist among the valid rows of this load or in the warehouse, so a
   quarantined parent makes its children fail `foreign_key`. Every input row is either loaded or
   quarantined: per file, rows_read = rows_loaded + rows_rejected.
+- **No silent loss.** A load in which any table would lose more than `max_rejected` of its rows
+  (default 5%, counting rows lost through foreign keys) is refused whole with `LoadRefused`, whose
+  message is the `rosc check` summary; nothing is kept. Within it, `LoadResult.closing_line()` says
+  how many rows were rejected, and load_history records `loaded_with_rejections`.
 - **Strict mode** (`strict=True`): any bad row refuses the whole load with `LoadRefused`, which
   lists the first 20 problems; nothing is kept.
 - **Idempotent.** The extract's fingerprint is a sha256 over its files' names and contents (per
-  folder, in folder order; extract.json included). If an earlier load with the same fingerprint
+  folder, in folder order; extract.json included), its mapping profile and the reading options. If
+  an earlier load with the same fingerprint
   succeeded, the load does nothing (`LoadResult.skipped_as_duplicate`) unless `force=True`; a forced
   reload upserts the same rows, so the contract tables end up identical.
 - **Atomic.** The live file is never written in place. The current warehouse is copied to a sibling
@@ -34,7 +44,7 @@
   per warehouse: a lock file `<db>.tmp-lock` guards it.
 - **load_history** gets one row per load: load_id (1, 2, ...), loaded_at (UTC), as_of,
   source_dirs (JSON), files (JSON: folder, name, format, bytes, sha256, rows_read, rows_loaded,
-  rows_rejected, dropped_columns), fingerprint, rows_loaded, rows_rejected, strict, status
+  rows_rejected, dropped_columns, sheet), fingerprint, rows_loaded, rows_rejected, strict, status
   (`loaded`, or `loaded_with_rejections`).
 
 Speed: files are read into Arrow (allocated with jemalloc, see `_jemalloc_for_arrow`); row rules
@@ -54,48 +64,42 @@ import json
 import os
 import secrets
 import shutil
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipelines.contract import CONTRACT_VERSION, TABLE_ORDER, TABLES, create_table_sql
-from pipelines.extract import (
+from pipelines.checks import (
+    DEFAULT_MAX_REJECTED,
+    REPORT_COLUMNS,
+    CheckReport,
+    FileOutcome,
+    ensure_contract_tables,
+    read_extracts,
+    report_of,
+    validate_extracts,
+)
+from pipelines.contract import CONTRACT_VERSION, TABLE_ORDER, TABLES
+from pipelines.progress import Progress, pause_point
+from pipelines.sources import (
     ExtractError,
     ExtractFolder,
-    TableFile,
+    MappingProfile,
+    ReadOptions,
     file_sha256,
     locate_extract,
-    read_table_file,
-)
-from pipelines.schemas import (
-    KnownKeys,
-    empty_failures,
-    overlap_schema,
-    schema_for,
-    to_contract_types,
-    validate,
-    without_repeats,
 )
 from pipelines.warehouse import LOAD_HISTORY_TABLE, QUARANTINE_TABLE, WarehouseOutOfDate, check_derived_models
 
 __all__ = ["ExtractError", "LoadRefused", "LoadResult", "load_extracts", "report_path_for"]
 
 REFUSED_SHOWN = 20
-#: Test-only: a load started with `ROSC_LOAD_PAUSE_AT=<point>` stops at that point, says so on stderr
-#: and waits to be killed (tests/reliability/test_atomicity.py). Points: each phase of the progress
-#: display as it starts (reading, copying, checking, writing, building, saving), `swap` just before
-#: the new file is renamed over the live one and `swapped` just after.
-PAUSE_ENV = "ROSC_LOAD_PAUSE_AT"
 _INSERT_BATCH_ROWS = 122_880  # DuckDB's row-group size
 
 QUARANTINE_SQL = f"""CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
@@ -106,8 +110,12 @@ QUARANTINE_SQL = f"""CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
   column_name VARCHAR,
   rule VARCHAR NOT NULL,
   value VARCHAR,
-  message VARCHAR NOT NULL
+  message VARCHAR NOT NULL,
+  sheet VARCHAR,
+  contract_column VARCHAR
 )"""
+#: Columns added since the first version (a warehouse loaded before gains them on its next load).
+QUARANTINE_ADDED = (("sheet", "VARCHAR"), ("contract_column", "VARCHAR"))
 
 LOAD_HISTORY_SQL = f"""CREATE TABLE IF NOT EXISTS {LOAD_HISTORY_TABLE} (
   load_id INTEGER PRIMARY KEY,
@@ -124,8 +132,6 @@ LOAD_HISTORY_SQL = f"""CREATE TABLE IF NOT EXISTS {LOAD_HISTORY_TABLE} (
 )"""
 
 _SUCCESS = ("loaded", "loaded_with_rejections")
-#: Tables some other table refers to (their keys are collected for the foreign_key rule).
-_REFERENCED = frozenset(c.references[0] for t in TABLES.values() for c in t.columns if c.references)
 
 
 class LoadRefused(Exception):
@@ -134,8 +140,11 @@ class LoadRefused(Exception):
     `failures` holds every problem found (columns table, file, line, column, rule, value, message).
     """
 
-    def __init__(self, message: str, failures: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self, message: str, failures: pd.DataFrame | None = None, *, report: CheckReport | None = None
+    ) -> None:
         self.failures = failures if failures is not None else pd.DataFrame()
+        self.report = report
         super().__init__(message)
 
 
@@ -157,6 +166,8 @@ class LoadResult:
     #: written while the next ones are checked, so `writing` is only the wait for the writes after
     #: the checks are done.
     timings: dict[str, float] = field(default_factory=dict)
+    #: What the checks found (counts per table, problems with their fixes).
+    check: CheckReport | None = None
 
     @property
     def rows_loaded(self) -> int:
@@ -167,96 +178,39 @@ class LoadResult:
         return sum(self.rejected.values())
 
     def summary(self) -> str:
-        """A few lines for a person: what loaded, what was rejected and where to read why."""
+        """A few lines for a person: what loaded, the top problems and their fixes, and last the
+        rows loaded and rejected. (Warnings were said once, as they arose, and are not repeated.)"""
+        if self.skipped_as_duplicate:
+            return self.closing_line()
+        lines = [f"load {self.load_id} into {self.db} (as_of {self.as_of}, {self.seconds:.1f} s)"]
+        lines.append(f"  {'table':<12} {'loaded':>12} {'rejected':>10}")
+        for table in TABLE_ORDER:
+            lines.append(f"  {table:<12} {self.loaded.get(table, 0):>12,} {self.rejected.get(table, 0):>10,}")
+        if self.check is not None:
+            lines += self.check.problem_lines(top=5)
+        lines.append(self.closing_line())
+        return "\n".join(lines)
+
+    def closing_line(self) -> str:
+        """The last line of `rosc load`: what was loaded and what was rejected, and where it is listed."""
         if self.skipped_as_duplicate:
             return (
                 f"this extract was already loaded into {self.db} (load {self.load_id}); "
                 "nothing to do (use --force to load it again)"
             )
-        lines = [f"load {self.load_id} into {self.db} (as_of {self.as_of}, {self.seconds:.1f} s)"]
-        lines.append(f"  {'table':<12} {'loaded':>12} {'rejected':>10}")
-        for table in TABLE_ORDER:
-            lines.append(f"  {table:<12} {self.loaded.get(table, 0):>12,} {self.rejected.get(table, 0):>10,}")
-        if self.rows_rejected:
-            lines.append(f"rejected rows are listed in {self.report_path} and the quarantine table")
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
+        loaded = f"loaded {self.rows_loaded:,} rows into {self.db} (load {self.load_id})"
+        if not self.rows_rejected:
+            return f"{loaded}; no rows rejected"
+        total = self.rows_loaded + self.rows_rejected
+        return (
+            f"{loaded}; REJECTED {self.rows_rejected:,} of {total:,} rows "
+            f"({self.rows_rejected / total:.1%}), listed in {self.report_path} and the quarantine table"
+        )
 
 
 def report_path_for(db: Path, load_id: int) -> Path:
     """The rejected-rows report of load `load_id`: `<db stem>.load-<load_id>-rejected.csv`."""
     return db.with_name(f"{db.stem}.load-{load_id}-rejected.csv")
-
-
-# ---------------------------------------------------------------------------------------------
-# Progress.
-
-
-class _Progress:
-    """A rich progress bar over the load's steps, or nothing when quiet."""
-
-    def __init__(self, quiet: bool, console, total: int) -> None:
-        self._progress = None
-        self._console = console
-        self.timings: dict[str, float] = {}
-        self._phase: str | None = None
-        self._since = time.perf_counter()
-        if not quiet:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._console = console or Console(stderr=True)
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description:<40}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                console=self._console,
-                transient=False,
-            )
-            self._task = self._progress.add_task("loading", total=total)
-
-    def __enter__(self) -> _Progress:
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._clock(None)
-        if self._progress is not None:
-            self._progress.stop()
-
-    def _clock(self, phase: str | None) -> None:
-        now = time.perf_counter()
-        if self._phase is not None:
-            self.timings[self._phase] = self.timings.get(self._phase, 0.0) + now - self._since
-        self._phase, self._since = phase, now
-
-    def step(self, description: str) -> None:
-        """Start a step; its time is added to the phase named by the description's first word."""
-        _pause_point(description.split()[0])
-        self._clock(description.split()[0])
-        if self._progress is not None:
-            self._progress.update(self._task, description=description)
-
-    def done(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def warn(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(f"[yellow]warning:[/yellow] {message}")
-
-
-def _pause_point(point: str) -> None:
-    """Wait here forever when the test-only PAUSE_ENV names `point` (see PAUSE_ENV)."""
-    if os.environ.get(PAUSE_ENV) != point:
-        return
-    sys.stderr.write(f"load paused at {point}\n")
-    sys.stderr.flush()
-    while True:
-        time.sleep(60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,17 +282,26 @@ def _wal(path: Path) -> Path:
 # Fingerprint and history.
 
 
-def _fingerprint(extracts: Sequence[ExtractFolder]) -> tuple[str, dict[Path, str]]:
+def _fingerprint(extracts: Sequence[ExtractFolder], options: ReadOptions) -> tuple[str, dict[Path, str]]:
+    """A sha256 over the files of every folder, the mapping profile and the reading options (the same
+    files read another way are another extract), and each file's own sha256."""
     digest = hashlib.sha256()
     shas: dict[Path, str] = {}
     for position, extract in enumerate(extracts):
-        files = list(extract.paths.values())
+        files = list(extract.files)
         if extract.manifest_path is not None:
             files.append(extract.manifest_path)
         for path in sorted(files, key=lambda p: p.name):
             sha = file_sha256(path)
             shas[path] = sha
             digest.update(f"{position}/{path.name}\0{sha}\n".encode())
+        for table, ref in extract.sources.items():
+            if ref.sheet is not None:
+                digest.update(f"{position}/{table}\0sheet {ref.sheet}\n".encode())
+        if extract.profile is not None:
+            digest.update(f"{position}/profile\0{extract.profile.sha256}\n".encode())
+    if options != ReadOptions():
+        digest.update(f"options\0{options.date_format}\0{options.encoding}\n".encode())
     return digest.hexdigest(), shas
 
 
@@ -373,189 +336,14 @@ def _derived_builder():
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation across files and tables.
-
-
-@dataclass
-class _FileOutcome:
-    folder: Path
-    file: TableFile
-    rows_read: int
-    rejected_lines: np.ndarray  # distinct lines with at least one failure
-
-
-@dataclass
-class _Validated:
-    failures: pd.DataFrame  # table, file, line, column, rule, value, message
-    outcomes: list[_FileOutcome]
-
-
-def _column(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Array:
-    table = con.sql(sql).to_arrow_table()
-    return table.column(0).combine_chunks().cast(pa.string())
-
-
-def _distinct(*arrays: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The distinct strings of all `arrays`, as one array (a value set for `pc.is_in`)."""
-    chunks: list[pa.Array] = []
-    for array in arrays:
-        chunks += array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-    chunks = [c.cast(pa.string()) for c in chunks if len(c)]
-    if not chunks:
-        return pa.array([], pa.string())
-    unique = pc.unique(pa.chunked_array(chunks, type=pa.string()))
-    return unique.combine_chunks() if isinstance(unique, pa.ChunkedArray) else unique
-
-
-def _merge(
-    table: str, parts: list[tuple[int, pa.Table, np.ndarray]], con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """Candidate rows of every folder, upserted by key in folder order: (rows, source, line)."""
-    if len(parts) == 1:
-        source, rows, lines = parts[0]
-        return rows, np.full(rows.num_rows, source, dtype=np.int64), lines
-    key = TABLES[table].key
-    stacked = pa.concat_tables(
-        [
-            rows.append_column(
-                "_source", pa.array(np.full(rows.num_rows, source, dtype=np.int64))
-            ).append_column("_line", pa.array(lines))
-            for source, rows, lines in parts
-        ]
-    )
-    con.register("_stacked", stacked)
-    try:
-        merged = con.sql(
-            f"SELECT * FROM _stacked QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _source DESC) = 1"
-        ).to_arrow_table()
-    finally:
-        con.unregister("_stacked")
-    source = merged.column("_source").to_numpy()
-    lines = merged.column("_line").to_numpy()
-    merged = merged.drop_columns(["_source", "_line"])
-    return merged, source, lines
-
-
-def _frame(data: pa.Table, index: pd.Index | None = None) -> pd.DataFrame:
-    frame = data.to_pandas(types_mapper=pd.ArrowDtype)
-    if index is not None:
-        frame.index = index
-    return frame
-
-
-def _validate(
-    con: duckdb.DuckDBPyConnection,
-    folders: list[tuple[ExtractFolder, dict[str, TableFile], date]],
-    progress: _Progress,
-    accept: Callable[[str, pa.Table], None],
-) -> _Validated:
-    """Check every table in TABLE_ORDER, handing each table's accepted rows to `accept` as soon as
-    it is checked (and `con` has been asked all it needs about that table)."""
-    known: dict[str, pa.Array] = {}
-    episode_person: pa.Table | None = None
-    failure_parts: list[pd.DataFrame] = []
-    outcomes: list[_FileOutcome] = []
-
-    for table in TABLE_ORDER:
-        spec = TABLES[table]
-        progress.step(f"checking {table}")
-        context = KnownKeys(keys=dict(known), episode_person=episode_person)
-        parts: list[tuple[int, pa.Table, np.ndarray]] = []
-        file_failures: list[pd.DataFrame] = []
-        for source, (extract, files, as_of) in enumerate(folders):
-            tf = files[table]
-            index = pd.Index(tf.lines, copy=False)
-            typed, text_failures = to_contract_types(table, tf.data, index)
-            tf.data = None  # the raw columns are no longer needed
-            row_failures = validate(_frame(typed, index), schema_for(table, as_of, context))
-            failures = without_repeats(text_failures, row_failures)
-            if len(failures):
-                bad = np.isin(tf.lines, failures["line"].unique())
-                candidates, lines = typed.filter(pa.array(~bad)), tf.lines[~bad]
-            else:
-                candidates, lines = typed, tf.lines
-            parts.append((source, candidates, lines))
-            failures.insert(0, "file", str(tf.path))
-            failures.insert(0, "table", table)
-            file_failures.append(failures)
-            outcomes.append(_FileOutcome(extract.folder, tf, tf.rows, np.asarray([], dtype=np.int64)))
-            outcomes[-1].rejected_lines = failures["line"].unique()
-
-        merged, sources, lines = _merge(table, parts, con)
-        if table == "episodes" and merged.num_rows:
-            merged, sources, lines, overlap_failures = _check_overlap(con, merged, sources, lines, folders)
-            for source, extract_failures in overlap_failures.groupby("source"):
-                outcome = [o for o in outcomes if o.file.table == table][source]
-                outcome.rejected_lines = np.union1d(outcome.rejected_lines, extract_failures["line"].unique())
-            file_failures.append(overlap_failures.drop(columns="source"))
-        failure_parts += [f for f in file_failures if len(f)]
-
-        if table in _REFERENCED:
-            warehouse_keys = _column(con, f"SELECT {spec.key} FROM {table}")
-            known[table] = _distinct(merged.column(spec.key), warehouse_keys)
-        if table == "episodes":
-            episode_person = _episode_owners(con, merged)
-        accept(table, merged)
-        progress.done()
-
-    failures = (
-        pd.concat(failure_parts, ignore_index=True)
-        if failure_parts
-        else empty_failures().assign(table=pd.Series([], dtype=object), file=pd.Series([], dtype=object))
-    )
-    return _Validated(failures, outcomes)
-
-
-def _check_overlap(con, merged: pa.Table, sources: np.ndarray, lines: np.ndarray, folders):
-    """Rule `overlap` on the merged episodes, against the warehouse's episodes they do not replace."""
-    con.register("_incoming_episodes", merged.select(["episode_id"]))
-    try:
-        existing = con.sql(
-            "SELECT episode_id, person_id, programme_id, referral_date, discharge_date FROM episodes "
-            "WHERE episode_id NOT IN (SELECT episode_id FROM _incoming_episodes)"
-        ).to_arrow_table()
-    finally:
-        con.unregister("_incoming_episodes")
-    failures = validate(_frame(merged), overlap_schema(_frame(existing) if existing.num_rows else None))
-    if failures.empty:
-        return merged, sources, lines, failures.assign(table="episodes", file="", source=0)
-    at = failures["line"].to_numpy()
-    failures["line"] = lines[at]
-    failures["source"] = sources[at]
-    failures["file"] = [str(folders[s][1]["episodes"].path) for s in sources[at]]
-    failures["table"] = "episodes"
-    failures = failures[["table", "file", "line", "column", "rule", "value", "message", "source"]]
-    keep = np.ones(merged.num_rows, dtype=bool)
-    keep[at] = False
-    return merged.filter(pa.array(keep)), sources[keep], lines[keep], failures
-
-
-def _episode_owners(con, merged: pa.Table) -> pa.Table:
-    """(episode_id, person_id) of every episode the warehouse will hold after this load."""
-    incoming = merged.select(["episode_id", "person_id"])
-    con.register("_incoming_owners", incoming)
-    try:
-        kept = con.sql(
-            "SELECT episode_id, person_id FROM episodes "
-            "WHERE episode_id NOT IN (SELECT episode_id FROM _incoming_owners)"
-        ).to_arrow_table()
-    finally:
-        con.unregister("_incoming_owners")
-    if kept.num_rows == 0:
-        return incoming
-    return pa.concat_tables([incoming, kept.cast(incoming.schema)])
-
-
-# ---------------------------------------------------------------------------------------------
 # Writing.
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    for table in TABLE_ORDER:
-        if table not in existing:
-            con.execute(create_table_sql(TABLES[table], primary_key=False))
+    ensure_contract_tables(con)
     con.execute(QUARANTINE_SQL)
+    for column, kind in QUARANTINE_ADDED:
+        con.execute(f"ALTER TABLE {QUARANTINE_TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}")
     con.execute(LOAD_HISTORY_SQL)
 
 
@@ -607,7 +395,7 @@ class _Writer:
         self._cursor.close()
 
 
-def _file_records(outcomes: list[_FileOutcome]) -> list[dict]:
+def _file_records(outcomes: list[FileOutcome]) -> list[dict]:
     records = []
     for o in outcomes:
         rejected = len(o.rejected_lines)
@@ -615,6 +403,7 @@ def _file_records(outcomes: list[_FileOutcome]) -> list[dict]:
             {
                 "folder": str(o.folder),
                 "name": o.file.path.name,
+                "sheet": o.file.sheet,
                 "table": o.file.table,
                 "format": o.file.format,
                 "bytes": o.file.size,
@@ -628,19 +417,18 @@ def _file_records(outcomes: list[_FileOutcome]) -> list[dict]:
     return records
 
 
-def _where(row, formats: dict[str, str]) -> str:
-    name = Path(row.file).name
-    if pd.isna(row.line):
-        return name
-    if formats.get(row.file) == "parquet":
-        return f"{name} row {int(row.line) - 1}"
-    return f"{name} line {int(row.line)}"
+def _where(row, files: dict[tuple[str, str | None], object]) -> str:
+    sheet = row.sheet if isinstance(row.sheet, str) else None
+    tf = files.get((row.file, sheet))
+    if tf is None or pd.isna(row.line):
+        return Path(row.file).name
+    return tf.where(int(row.line))
 
 
-def _refusal(failures: pd.DataFrame, formats: dict[str, str]) -> LoadRefused:
-    rows = failures.drop_duplicates(["file", "line"]).shape[0]
+def _refusal(failures: pd.DataFrame, files) -> LoadRefused:
+    rows = failures.drop_duplicates(["file", "sheet", "line"]).shape[0]
     shown = [
-        f"  {_where(r, formats)}, column {r.column}: {r.message} [{r.rule}]"
+        f"  {_where(r, files)}, column {r.column}: {r.message} [{r.rule}]"
         for r in failures.head(REFUSED_SHOWN).itertuples()
     ]
     more = len(failures) - len(shown)
@@ -649,6 +437,21 @@ def _refusal(failures: pd.DataFrame, formats: dict[str, str]) -> LoadRefused:
         "nothing was loaded.\n" + "\n".join(shown) + (f"\n  ... and {more:,} more" if more > 0 else "")
     )
     return LoadRefused(message, failures)
+
+
+def _too_many_rejected(report: CheckReport, max_rejected: float) -> LoadRefused:
+    over = report.over(max_rejected)
+    worst = ", ".join(
+        f"{c.table} would lose {c.share_rejected:.1%} of its rows ({c.rejected:,} of {c.rows:,})"
+        for c in over
+    )
+    message = (
+        f"refused: {worst}, more than --max-rejected {max_rejected:g} allows; nothing was loaded.\n"
+        + report.summary()
+        + "\nfix the problems above (`rosc check` shows them without loading), or raise --max-rejected "
+        "to load the valid rows and quarantine the rest"
+    )
+    return LoadRefused(message, report.failures, report=report)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -664,23 +467,31 @@ def load_extracts(
     as_of: date | None = None,
     force: bool = False,
     console=None,
+    max_rejected: float = DEFAULT_MAX_REJECTED,
+    options: ReadOptions | None = None,
+    profile: MappingProfile | None = None,
 ) -> LoadResult:
     """Validate the extract folder(s) `dirs` and load them into the warehouse `db` in one atomic step.
 
-    See the module docstring for the semantics. Raises `ExtractError` for a file-level problem and
-    `LoadRefused` when strict mode meets a bad row; in both cases the warehouse is unchanged.
+    See the module docstring for the semantics. Raises `ExtractError` for a file-level problem, and
+    `LoadRefused` when strict mode meets a bad row or a table would lose more than `max_rejected` (a
+    fraction, 0–1) of its rows; in every case the warehouse is unchanged. `options` say how to read
+    what the files cannot say (date pattern, encoding); `profile` maps an export's own names and codes.
     """
     started = time.perf_counter()
+    options = options or ReadOptions()
     folders_in = [Path(d) for d in dirs]
     if not folders_in:
         raise ValueError("give at least one extract folder")
+    if not 0 <= max_rejected <= 1:
+        raise ValueError(f"max_rejected must be a fraction from 0 to 1, not {max_rejected}")
     db = Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
 
     with _exclusive(db), _jemalloc_for_arrow():
         _remove_stale_temps(db)
-        extracts = [locate_extract(folder) for folder in folders_in]
-        fingerprint, shas = _fingerprint(extracts)
+        extracts = [locate_extract(folder, profile) for folder in folders_in]
+        fingerprint, shas = _fingerprint(extracts, options)
         if not force and (previous := _previous_load(db, fingerprint)) is not None:
             return LoadResult(
                 db=db,
@@ -691,28 +502,11 @@ def load_extracts(
                 seconds=time.perf_counter() - started,
             )
 
-        today = date.today()
         steps = len(extracts) * len(TABLE_ORDER) + 2 * len(TABLE_ORDER) + 3
-        with _Progress(quiet, console, steps) as progress:
-            warnings: list[str] = []
-            folders: list[tuple[ExtractFolder, dict[str, TableFile], date]] = []
-            for extract in extracts:
-                files: dict[str, TableFile] = {}
-                for table in TABLE_ORDER:
-                    path = extract.paths[table]
-                    progress.step(f"reading {path.name}")
-                    tf = read_table_file(table, path, shas.get(path))
-                    for column in tf.dropped_columns:
-                        warnings.append(f"{path}: unknown column {column!r} dropped (not in the contract)")
-                    for column in tf.missing_columns:
-                        warnings.append(f"{path}: optional column {column!r} absent; loaded as empty")
-                    files[table] = tf
-                    progress.done()
-                folders.append((extract, files, as_of or extract.manifest.as_of or today))
-            for message in warnings:
-                progress.warn(message)
+        with Progress(quiet, console, steps, warn_quietly=not quiet or console is not None) as progress:
+            folders, warnings = read_extracts(extracts, options, progress, as_of, shas)
             load_as_of = max(a for _, _, a in folders)
-            formats = {str(tf.path): tf.format for _, files, _ in folders for tf in files.values()}
+            files = {(str(tf.path), tf.sheet): tf for _, fs, _ in folders for tf in fs.values()}
 
             temp = db.with_name(f"{db.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
             con: duckdb.DuckDBPyConnection | None = None
@@ -729,10 +523,13 @@ def load_extracts(
 
                 writer = _Writer(con)
                 try:
-                    checked = _validate(con, folders, progress, writer.submit)
+                    checked = validate_extracts(con, folders, progress, writer.submit)
                     failures = checked.failures
                     if strict and len(failures):
-                        raise _refusal(failures, formats)
+                        raise _refusal(failures, files)
+                    check_report = report_of(folders, checked, warnings)
+                    if check_report.over(max_rejected):
+                        raise _too_many_rejected(check_report, max_rejected)
 
                     load_id = con.execute(
                         f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOAD_HISTORY_TABLE}"
@@ -749,10 +546,24 @@ def load_extracts(
                     quarantine = failures.rename(columns={"table": "table_name", "column": "column_name"})
                     quarantine.insert(0, "load_id", load_id)
                     quarantine = quarantine[
-                        ["load_id", "table_name", "file", "line", "column_name", "rule", "value", "message"]
+                        [
+                            "load_id",
+                            "table_name",
+                            "file",
+                            "line",
+                            "column_name",
+                            "rule",
+                            "value",
+                            "message",
+                            "sheet",
+                            "contract_column",
+                        ]
+                    ].astype({"value": object})
+                    quarantine["value"] = [
+                        None if v is None or v is pd.NA else str(v) for v in quarantine["value"]
                     ]
                     con.register("_quarantine", pa.Table.from_pandas(quarantine, preserve_index=False))
-                    con.execute(f"INSERT INTO {QUARANTINE_TABLE} SELECT * FROM _quarantine")
+                    con.execute(f"INSERT INTO {QUARANTINE_TABLE} BY NAME SELECT * FROM _quarantine")
                     con.unregister("_quarantine")
 
                 records = _file_records(checked.outcomes)
@@ -791,9 +602,9 @@ def load_extracts(
                 con.close()
                 con = None
                 _fsync(temp)
-                _pause_point("swap")
+                pause_point("swap")
                 os.replace(temp, db)
-                _pause_point("swapped")
+                pause_point("swapped")
                 with contextlib.suppress(FileNotFoundError):
                     _wal(db).unlink()  # a WAL of the old file must not be replayed on the new one
                 _fsync(db.parent)
@@ -810,9 +621,7 @@ def load_extracts(
             report = None
             if len(failures):
                 report = report_path_for(db, load_id)
-                failures[["table", "file", "line", "column", "rule", "value", "message"]].to_csv(
-                    report, index=False
-                )
+                failures[REPORT_COLUMNS].to_csv(report, index=False)
 
     return LoadResult(
         db=db,
@@ -825,4 +634,5 @@ def load_extracts(
         fingerprint=fingerprint,
         seconds=time.perf_counter() - started,
         timings=progress.timings,
+        check=check_report,
     )

@@ -5,8 +5,9 @@ name; the loader stores that name in the quarantine table and the rejected-rows 
 
 | rule | what it checks |
 |---|---|
-| `date_format` | a date written as text is a real calendar date in `YYYY-MM-DD` form |
-| `type` | an integer or boolean written as text is one (`42`, `true`/`false`) |
+| `date_format` | a date written as text is a real date in `YYYY-MM-DD` form (or the `--date-format` given) |
+| `date_time` | a date written with a time of day has a midnight time (the time is never cut off) |
+| `type` | an integer or boolean written as text is one (`42`, `42.0`; `true`, `Y`, `1`...) |
 | `required` | a required column has a value |
 | `code` | a code is one of the contract's codes, exactly (case-sensitive) |
 | `range` | an integer lies in its range (birth_year: 1900 … year of as_of − 12) |
@@ -22,9 +23,10 @@ name; the loader stores that name in the quarantine table and the rejected-rows 
 | `overlap` | two episodes of one person in the same programme do not overlap (the later-starting one fails) |
 
 The schemas validate pandas frames backed by Arrow (`pd.ArrowDtype`), indexed by the row's line
-number in its file, so a failure's index is the line to report. A CSV is read as text: its date,
-integer and boolean columns first pass `text_schema_for` (rules `date_format`, `type`) and are then
-converted by `to_contract_types`; a Parquet column already of the right type skips that step.
+number in its file, so a failure's index is the line to report. A column not already of its contract
+type (every column of a CSV; a Parquet or Excel column of another type) is read by
+`pipelines.sources.values`, the one reading of values for every source, in `to_contract_types`
+(rules `date_format`, `date_time`, `type`); a Parquet column already of the right type skips that step.
 `schema_for(table, as_of, known_keys, episode_person)` then checks the typed frame. Overlap needs the
 final set of a load's episodes, so it is a schema of its own (`overlap_schema`), run on the episodes
 that pass everything else.
@@ -54,9 +56,20 @@ from pipelines.contract import (
     Column,
     Table,
 )
+from pipelines.sources.values import (
+    DateReading,
+    Reading,
+    describe_format,
+    read_booleans,
+    read_dates,
+    read_integers,
+    timestamps_as_dates,
+    timestamps_as_text,
+)
 
 RULES = (
     "date_format",
+    "date_time",
     "type",
     "required",
     "code",
@@ -87,11 +100,7 @@ PANDAS_TYPES = {name: pd.ArrowDtype(t) for name, t in ARROW_TYPES.items()}
 #: Columns of a failures frame (one row per broken rule per row).
 FAILURE_COLUMNS = ["line", "column", "rule", "value", "message"]
 
-#: Year 0000 is left out: no Python date (nor the readers' pandas and DuckDB clients) can hold it.
-_ISO_DATE = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-\d{2}-\d{2}$"
 _BIG_FRAME_ROWS = 200_000
-_INTEGER_TEXT = r"^[+-]?\d{1,18}$"
-_BOOLEAN_TEXT = ("true", "false")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,76 +129,36 @@ def _or_null(series: pd.Series, result: pa.ChunkedArray) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------------------------
-# Text rules (CSV, or a Parquet column stored as text): date_format and type.
+# Values written as text (CSV, Excel text cells, a Parquet column of another type): read by the one
+# reading of values (`pipelines.sources.values`); rules date_format, date_time and type.
 
 
-def iso_dates(text: pa.ChunkedArray | pa.Array) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Parse `YYYY-MM-DD` text strictly: (dates with null where invalid, validity mask).
-
-    Fast path: Arrow's cast parses ISO dates and refuses impossible ones (2023-02-29) but fails as
-    a whole. Only then the slow path: strptime, which rolls 2023-02-29 over to 1 March, so a date
-    counts as valid when formatting it back gives the same text.
-    """
-    text = text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text])
-    shaped = pc.fill_null(pc.match_substring_regex(text, _ISO_DATE), False)
-    candidates = pc.if_else(shaped, text, pa.scalar(None, pa.string()))
-    try:
-        dates = pc.cast(candidates, pa.date32())
-        valid = shaped
-    except pa.ArrowInvalid:
-        stamps = pc.strptime(candidates, format="%Y-%m-%d", unit="s", error_is_null=True)
-        valid = pc.fill_null(pc.equal(pc.strftime(stamps, format="%Y-%m-%d"), candidates), False)
-        dates = pc.if_else(valid, pc.cast(stamps, pa.date32()), pa.scalar(None, pa.date32()))
-    return dates, pc.or_(valid, pc.is_null(text))
+def _reading(kind: str, text: pa.ChunkedArray, date_format: str | None) -> Reading:
+    if kind == "date":
+        return read_dates(text, date_format)
+    if kind == "integer":
+        return read_integers(text)
+    return read_booleans(text)
 
 
-def integers(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Parse integer text: (int64 with null where invalid, validity mask)."""
-    valid = pc.fill_null(pc.match_substring_regex(text, _INTEGER_TEXT), False)
-    cleaned = pc.if_else(valid, text, pa.scalar(None, pa.string()))
-    return pc.cast(pc.utf8_ltrim(cleaned, characters="+"), pa.int64()), pc.or_(valid, pc.is_null(text))
+def _precomputed(rule: str, mask: pa.ChunkedArray) -> pdr.Check:
+    """A check whose outcome per row was computed when the column was read (one reading, not three)."""
+    return pdr.Check(lambda s: _bools(mask, s.index), name=rule, ignore_na=False)
 
 
-def booleans(text: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Parse `true`/`false` text: (booleans with null where invalid, validity mask)."""
-    valid = pc.fill_null(pc.is_in(text, value_set=pa.array(_BOOLEAN_TEXT)), False)
-    return pc.equal(pc.if_else(valid, text, pa.scalar(None, pa.string())), "true"), pc.or_(
-        valid, pc.is_null(text)
-    )
-
-
-_PARSERS: dict[str, Callable[[pa.ChunkedArray], tuple[pa.ChunkedArray, pa.ChunkedArray]]] = {
-    "date": iso_dates,
-    "integer": integers,
-    "boolean": booleans,
-}
-_TEXT_RULES = {"date": "date_format", "integer": "type", "boolean": "type"}
-
-
-def _text_check(kind: str) -> pdr.Check:
-    parse = _PARSERS[kind]
-    return pdr.Check(lambda s: _bools(parse(_arrow(s))[1], s.index), name=_TEXT_RULES[kind], ignore_na=False)
-
-
-def text_schema_for(table_name: str, columns: list[str]) -> pdr.DataFrameSchema:
-    """Rules for the columns of `table_name` that arrive as text but hold dates, integers or booleans."""
-    table = TABLES[table_name]
-    schema_columns = {}
-    messages = {}
-    for name in columns:
-        col = table.column(name)
-        schema_columns[name] = pdr.Column(
-            PANDAS_TYPES["string"], nullable=True, checks=[_text_check(col.type)], required=False
+def _text_message(name: str, kind: str, rule: str, date_format: str | None) -> str:
+    if rule == "date_time":
+        return (
+            f"{name} '{{value}}' has a time of day that is not midnight; a date is expected "
+            "(the time is not cut off)"
         )
-        what = {"date": "a date in YYYY-MM-DD form", "integer": "an integer", "boolean": "true or false"}[
-            col.type
-        ]
-        messages[(name, _TEXT_RULES[col.type])] = f"{name} '{{value}}' is not {what}"
-    return pdr.DataFrameSchema(schema_columns, name=f"{table_name} (text)", metadata={"messages": messages})
+    what = {"date": describe_format(date_format), "integer": "an integer", "boolean": "true or false"}[kind]
+    return f"{name} '{{value}}' is not {what}"
 
 
 def _to_type(array: pa.ChunkedArray, col: Column) -> pa.ChunkedArray | None:
-    """`array` in the contract type of `col` when its Arrow type converts losslessly, else None."""
+    """`array` in the contract type of `col` when its Arrow type converts without loss, else None
+    (the column is then read as text, where each value that cannot be converted is a bad row)."""
     t = array.type
     if col.type in ("string", "code"):
         if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
@@ -205,8 +174,10 @@ def _to_type(array: pa.ChunkedArray, col: Column) -> pa.ChunkedArray | None:
             return pa.chunked_array([pa.nulls(len(array), pa.string())])
         return None
     if col.type == "date":
-        if pa.types.is_date(t) or pa.types.is_timestamp(t):
+        if pa.types.is_date(t):
             return pc.cast(array, pa.date32())
+        if pa.types.is_timestamp(t):
+            return timestamps_as_dates(array)
     elif col.type == "integer":
         if pa.types.is_integer(t):
             return pc.cast(array, pa.int64())
@@ -218,38 +189,80 @@ def _to_type(array: pa.ChunkedArray, col: Column) -> pa.ChunkedArray | None:
     elif col.type == "boolean":
         if pa.types.is_boolean(t):
             return array
+        if pa.types.is_integer(t):
+            zero_or_one = pc.is_in(array, value_set=pa.array([0, 1], t))
+            if pc.all(pc.or_kleene(zero_or_one, pc.is_null(array))).as_py() is not False:
+                return pc.equal(array, pa.scalar(1, t))
+            return None
     if pa.types.is_null(t):
         return pa.chunked_array([pa.nulls(len(array), ARROW_TYPES[col.type])])
     return None
 
 
-def to_contract_types(table_name: str, data: pa.Table, index: pd.Index) -> tuple[pa.Table, pd.DataFrame]:
-    """Convert a file's columns to the contract's types: (typed Arrow table, text failures).
+def _written_as_text(array: pa.ChunkedArray) -> tuple[pa.ChunkedArray, bool]:
+    """(a typed column written as text, whether it was rendered here in ISO form, not by the file)."""
+    if pa.types.is_string(array.type):
+        return array, False
+    if pa.types.is_timestamp(array.type):
+        return timestamps_as_text(array), True
+    if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
+        return pc.cast(array, pa.string()), False
+    return pc.cast(array, pa.string()), pa.types.is_date(array.type)
 
-    A column already of a matching Arrow type is converted losslessly; any other column is treated
-    as text and checked by `text_schema_for` (rules `date_format`, `type`); a value that fails
-    becomes null in the typed table (its row is rejected all the same).
+
+def to_contract_types(
+    table_name: str, data: pa.Table, index: pd.Index, *, date_format: str | None = None
+) -> tuple[pa.Table, pd.DataFrame]:
+    """Convert a file's columns to the contract's types: (typed Arrow table, reading failures).
+
+    A column already of a matching Arrow type is converted without loss; any other column is read as
+    text by `pipelines.sources.values` (dates in `date_format` when given, else YYYY-MM-DD; a Parquet
+    timestamp with a time of day is written in ISO form and read so), with rules `date_format`,
+    `date_time` and `type`; a value that fails becomes null in the typed table (its row is rejected
+    all the same).
     """
     table = TABLES[table_name]
     typed: dict[str, pa.ChunkedArray] = {}
     text: dict[str, pa.ChunkedArray] = {}
+    columns: dict[str, pdr.Column] = {}
+    messages: dict[tuple[str, str], str] = {}
     for col in table.columns:
         array = data.column(col.name)
         converted = _to_type(array, col)
         if converted is not None:
             typed[col.name] = converted
-        else:
-            as_text = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
-            as_text = pc.if_else(pc.equal(as_text, ""), pa.scalar(None, pa.string()), as_text)
-            text[col.name] = as_text
-            typed[col.name] = _PARSERS[col.type](as_text)[0] if col.type in _PARSERS else as_text
+            continue
+        as_text, rendered = _written_as_text(array)
+        as_text = pc.if_else(pc.equal(as_text, ""), pa.scalar(None, pa.string()), as_text)
+        text[col.name] = as_text
+        if col.type not in _TEXT_KINDS:
+            typed[col.name] = as_text
+            continue
+        pattern = None if rendered else date_format
+        reading = _reading(col.type, as_text, pattern)
+        typed[col.name] = reading.values
+        rules = [("date_format" if col.type == "date" else "type", reading.readable)]
+        if isinstance(reading, DateReading):
+            rules.append(("date_time", reading.midnight))
+        columns[col.name] = pdr.Column(
+            PANDAS_TYPES["string"],
+            nullable=True,
+            required=False,
+            checks=[_precomputed(r, m) for r, m in rules],
+        )
+        for rule, _ in rules:
+            messages[(col.name, rule)] = _text_message(col.name, col.type, rule, pattern)
     failures = empty_failures()
-    if text:
-        frame = pa.table(text).to_pandas(types_mapper=pd.ArrowDtype)
+    if columns:
+        frame = pa.table({name: text[name] for name in columns}).to_pandas(types_mapper=pd.ArrowDtype)
         frame.index = index
-        failures = validate(frame, text_schema_for(table_name, list(text)))
+        schema = pdr.DataFrameSchema(columns, name=f"{table_name} (text)", metadata={"messages": messages})
+        failures = validate(frame, schema)
     arrays = [pc.cast(typed[c.name], ARROW_TYPES[c.type]) for c in table.columns]
     return pa.table(arrays, names=table.column_names), failures
+
+
+_TEXT_KINDS = ("date", "integer", "boolean")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -685,15 +698,22 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
+#: Rules comparing several cells of a row: once a cell of the row could not be read, they would only
+#: report the consequence (a discharge reason "without" the date that was unreadable).
+CROSS_CELL_RULES = ("date_order", "discharge_reason_presence", "episode_person")
+
+
 def without_repeats(first: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
-    """Failures of both stages, leaving out `then`'s failures on a cell `first` already rejected
-    (a date that is not a date is not also reported as missing)."""
+    """Failures of both stages, leaving out `then`'s failures on a cell `first` already rejected (a
+    date that is not a date is not also reported as missing), and its cross-cell failures on a row
+    with a cell `first` rejected."""
     if first.empty:
         return then
     if then.empty:
         return first
     seen = pd.MultiIndex.from_frame(first[["line", "column"]])
     repeat = pd.MultiIndex.from_frame(then[["line", "column"]]).isin(seen)
+    repeat |= then["rule"].isin(CROSS_CELL_RULES).to_numpy() & then["line"].isin(first["line"]).to_numpy()
     both = pd.concat([first, then[~repeat]], ignore_index=True)
     return both.sort_values(["line", "column"], kind="stable", ignore_index=True)
 

@@ -59,6 +59,9 @@ CASES: dict[str, dict[str, bytes]] = {
     "encoding-latin1": {
         "people.csv": base("people").replace(",asian,", ",asian,Fr\u00e9d\u00e9").encode("latin-1")
     },
+    "encoding-cp1252-with-option": {
+        "providers.csv": providers.replace("Beta Peers", "Beta \u2019Peers").encode("cp1252")
+    },
     "encoding-utf16": {"providers.csv": providers.encode("utf-16")},
     "encoding-utf16le-no-bom": {"providers.csv": providers.encode("utf-16-le")},
     "both-csv-and-parquet": {"providers.parquet": parquet(typed("providers", providers))},

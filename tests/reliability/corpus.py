@@ -41,6 +41,8 @@ class Case:
     remove: tuple[str, ...] = ()
     expand: dict | None = None
     strict: bool = False
+    encoding: str | None = None  # --encoding for the load
+    date_format: str | None = None  # --date-format for the load
 
 
 def load_cases() -> list[Case]:
@@ -72,11 +74,11 @@ def build_case(case: Case, folder: Path) -> Path:
     return folder
 
 
-def rows_in(path: Path) -> int:
+def rows_in(path: Path, encoding: str | None = None) -> int:
     """Data rows of a table file, counted independently of the loader (csv module / Parquet footer)."""
     if path.suffix == ".parquet":
         return pq.read_metadata(path).num_rows
-    text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode(encoding or "utf-8")
     limit = csv.field_size_limit(len(text) + 1)
     try:
         records = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row]

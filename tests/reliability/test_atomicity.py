@@ -23,7 +23,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.load import PAUSE_ENV, load_extracts
+from pipelines.load import load_extracts
+from pipelines.progress import PAUSE_ENV
 from tests.reliability.corpus import BASE
 
 ROOT = Path(__file__).resolve().parents[2]

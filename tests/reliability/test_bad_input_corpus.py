@@ -18,11 +18,15 @@ import duckdb
 import pytest
 
 from pipelines.contract import TABLE_ORDER
-from pipelines.extract import ExtractError
 from pipelines.load import LoadRefused, load_extracts
+from pipelines.sources import ExtractError, ReadOptions
 from tests.reliability.corpus import BASE, CASES_DIR, OUTCOMES, Case, build_case, load_cases, rows_in
 
 CASES = load_cases()
+
+
+def _options(case: Case) -> ReadOptions:
+    return ReadOptions(date_format=case.date_format, encoding=case.encoding)
 
 
 def sha256(path: Path) -> str:
@@ -76,7 +80,7 @@ def test_refused_case_names_file_line_column_and_keeps_the_warehouse(
     before = sha256(db)
 
     with pytest.raises((ExtractError, LoadRefused)) as caught:
-        load_extracts([extract], db, strict=case.strict)
+        load_extracts([extract], db, strict=case.strict, max_rejected=1.0, options=_options(case))
     error, message = caught.value, str(caught.value)
 
     assert case.message in message
@@ -98,7 +102,7 @@ def test_refused_case_names_file_line_column_and_keeps_the_warehouse(
 def test_quarantined_or_loaded_case_accounts_for_every_row(case: Case, tmp_path: Path) -> None:
     extract = build_case(case, tmp_path / "extract")
     db = tmp_path / "warehouse.duckdb"
-    result = load_extracts([extract], db)
+    result = load_extracts([extract], db, max_rejected=1.0, options=_options(case))
 
     with duckdb.connect(str(db), read_only=True) as con:
         found = con.execute("SELECT file, line, column_name, rule FROM quarantine").fetchall()
@@ -110,7 +114,7 @@ def test_quarantined_or_loaded_case_accounts_for_every_row(case: Case, tmp_path:
     rejected_lines = {(file, line) for file, line, _, _ in case.quarantined}
     for record in files:
         path = extract / record["name"]
-        assert record["rows_read"] == rows_in(path), record["name"]
+        assert record["rows_read"] == rows_in(path, case.encoding), record["name"]
         assert record["rows_loaded"] + record["rows_rejected"] == record["rows_read"]
         assert record["rows_rejected"] == len({line for file, line in rejected_lines if file == path.name})
         assert counts[record["table"]] == record["rows_loaded"] == result.loaded[record["table"]]

@@ -108,7 +108,7 @@ def test_every_row_is_loaded_or_quarantined_never_both_never_neither(
         shutil.copytree(BASE, folder)
         written = {table: _write(folder / f"{table}.csv", table, rows[table]) for table in RANDOM_TABLES}
         db = Path(tmp) / "warehouse.duckdb"
-        result = load_extracts([folder], db)
+        result = load_extracts([folder], db, max_rejected=1.0)  # random bad rows: every one is checked
 
         with duckdb.connect(str(db), read_only=True) as con:
             quarantined = con.execute("SELECT DISTINCT file, line FROM quarantine").fetchall()

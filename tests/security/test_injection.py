@@ -593,12 +593,25 @@ REVIEWED: dict[str, dict[str, str]] = {
         "LOAD_HISTORY_TABLE": "a constant",
     },
     "pipelines/load.py::_previous_load": {"LOAD_HISTORY_TABLE": "a constant"},
-    "pipelines/load.py::_merge": {"key": "contract primary key"},
-    "pipelines/load.py::_validate": {"spec.key": "contract primary key", "table": "contract table name"},
+    "pipelines/checks.py::_merge": {"key": "contract primary key"},
+    "pipelines/checks.py::validate_extracts": {
+        "spec.key": "contract primary key",
+        "table": "contract table name",
+    },
+    "pipelines/load.py::_ensure_tables": {
+        "QUARANTINE_TABLE": "a constant",
+        "column": "a constant (QUARANTINE_ADDED)",
+        "kind": "a constant (QUARANTINE_ADDED)",
+    },
     "pipelines/load.py::_upsert": {"table": "contract table name", "key": "contract primary key"},
     "pipelines/load.py::load_extracts": {
         "LOAD_HISTORY_TABLE": "a constant",
         "QUARANTINE_TABLE": "a constant",
+    },
+    "pipelines/metrics/api.py::extract_dates": {"LOAD_HISTORY_TABLE": "a constant"},
+    "pipelines/metrics/api.py::warehouse_contents": {
+        "table": "contract table name (TABLE_ORDER)",
+        "selects": "counts of the contract tables (TABLE_ORDER)",
     },
     "pipelines/metrics/api.py::dimension_labels": {
         "code": "from the literal `columns` mapping (other dimensions are validated and return early)",
