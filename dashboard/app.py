@@ -25,6 +25,7 @@ from dashboard.errors import guarded, install_request_errors, report_callback_er
 from dashboard.filters import FILTER_DIMENSIONS, decode_query, default_state, describe_filters, encode_query
 from dashboard.layout import FILTER_IDS, nav_id, shell
 from dashboard.pages import ALL_PAGES, NAV_PAGES, overview, programme, programmes
+from dashboard.pages.common import missing_notice
 from dashboard.queries import DashboardData
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -107,7 +108,9 @@ def _register_router(app: Dash, data: DashboardData) -> None:
         page, params = resolve_page(pathname)
         if page is None:
             return not_found(pathname or "/")
-        return page.layout(data, search=search or "", **params)
+        body = page.layout(data, search=search or "", **params)
+        notice = missing_notice(data, page.NEEDS)
+        return body if notice is None else html.Div([notice, body])
 
     @app.callback(
         *[Output(nav_id(p), "href") for p in NAV_PAGES],

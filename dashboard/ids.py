@@ -37,6 +37,7 @@ PROGRAMMES_TABLE = "programmes-table"
 PROGRAMMES_SORT = "programmes-sort"
 PROGRAMME_ID = "programme-id"  # dcc.Store on the per-programme page: the programme shown
 DATA_LOADS = "data-loads"
+DATA_LATEST_LOAD = "data-latest-load"
 DATA_REJECTED = "data-rejected"
 DATA_COMPLETENESS = "data-completeness"
 DATA_DEFINITIONS = "data-definitions"

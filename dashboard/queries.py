@@ -15,6 +15,7 @@ new load (an atomic file swap) is never served stale.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -137,14 +138,19 @@ class DashboardData:
     def dates(self) -> tuple[date, date]:
         """(first date, as_of): the span of the data and the default extract date."""
 
-        def compute() -> tuple[date, date]:
-            row = self.warehouse.sql("SELECT first_date, as_of FROM extract_dates").iloc[0]
-            return pd.Timestamp(row["first_date"]).date(), pd.Timestamp(row["as_of"]).date()
+        from pipelines.metrics import extract_dates
 
-        return self.cached(("dates",), compute)  # type: ignore[return-value]
+        return self.cached(("dates",), lambda: extract_dates(self.warehouse))  # type: ignore[return-value]
 
     def as_of(self) -> date:
         return self.dates()[1]
+
+    def table_rows(self) -> dict[str, int]:
+        """Rows held in each contract table (counts of whole tables, nothing record-level)."""
+
+        from pipelines.metrics import warehouse_contents
+
+        return self.cached(("table_rows",), lambda: warehouse_contents(self.warehouse))  # type: ignore[return-value]
 
     def filter_options(self) -> dict[str, list[dict[str, str]]]:
         """Dropdown options per filter dimension, from the dimension tables (no record-level data)."""
@@ -346,6 +352,29 @@ class DashboardData:
             return self.warehouse.sql(f"SELECT {columns} FROM load_history ORDER BY 1 DESC LIMIT 50")
 
         return self.cached(("load_history",), compute).copy()  # type: ignore[union-attr]
+
+    def latest_load_by_table(self) -> pd.DataFrame:
+        """The latest load's rows per table: read, loaded, rejected, and rows now held (counts only)."""
+
+        def compute() -> pd.DataFrame:
+            held = self.table_rows()
+            files = self.warehouse.sql("SELECT files FROM load_history ORDER BY load_id DESC LIMIT 1")
+            records = json.loads(files["files"].iloc[0]) if len(files) else []
+            rows = []
+            for table in TABLE_ORDER:
+                mine = [r for r in records if r.get("table") == table]
+                rows.append(
+                    {
+                        "table": table,
+                        "rows read": sum(r["rows_read"] for r in mine),
+                        "loaded": sum(r["rows_loaded"] for r in mine),
+                        "rejected": sum(r["rows_rejected"] for r in mine),
+                        "rows held now": held[table],
+                    }
+                )
+            return pd.DataFrame(rows)
+
+        return self.cached(("latest_load_by_table",), compute).copy()  # type: ignore[union-attr]
 
     def _columns(self, table: str) -> set[str]:
         return set(

@@ -46,3 +46,48 @@ def test_first_code_cell_finds_or_builds_the_warehouse(path: Path) -> None:
     assert "open_warehouse(" in first
     last = "".join(code_cells[-1]["source"])
     assert "warehouse.close()" in last
+
+
+@pytest.fixture(scope="module")
+def thin_warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An empty warehouse, and one with people and episodes but no contacts or assessments."""
+    from pipelines.contract import TABLE_ORDER
+    from pipelines.load import load_extracts
+
+    sample = NOTEBOOKS_DIR.parent / "data" / "sample"
+    root = tmp_path_factory.mktemp("thin")
+    made = {}
+    for name, kept in (("empty", ()), ("no-contacts", ("providers", "programmes", "people", "episodes"))):
+        folder = root / name
+        folder.mkdir()
+        (folder / "extract.json").write_bytes((sample / "extract.json").read_bytes())
+        for table in TABLE_ORDER:
+            text = (sample / f"{table}.csv").read_text()
+            (folder / f"{table}.csv").write_text(text if table in kept else text.splitlines()[0] + "\n")
+        made[name] = root / f"{name}.duckdb"
+        load_extracts([folder], made[name], max_rejected=0)
+    return made
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["empty", "no-contacts"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_on_a_thin_warehouse_and_says_what_is_missing(
+    path, kind, thin_warehouses, monkeypatch
+) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("ROSC_DB", str(thin_warehouses[kind]))
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS_DIR)}}
+    ).execute()
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    assert "rows held:" in printed
+    assert "This warehouse holds no" in printed or kind == "no-contacts" and "02_" in path.name

@@ -19,6 +19,29 @@ from pipelines.stats import xmr
 SPC_COLUMNS = ["mean", "upper", "lower", "special_cause", "rule", "variation"]
 
 
+def missing_notice(data: DashboardData, needs: dict[str, str]) -> dbc.Alert | None:
+    """A notice naming each table this page needs that the warehouse holds no rows of, and what on the
+    page it leaves empty (`needs`: table → what needs it), or None when nothing is missing."""
+    rows = data.table_rows()
+    missing = [(table, what) for table, what in needs.items() if rows.get(table, 0) == 0]
+    if not missing:
+        return None
+    sentences = [
+        f"This warehouse holds no {table}, so {what} has nothing to show." for table, what in missing
+    ]
+    return dbc.Alert(
+        [
+            html.Strong("Missing data. "),
+            " ".join(sentences),
+            " The ",
+            html.A("Data page", href="/data"),
+            " shows what each load loaded and rejected.",
+        ],
+        color="warning",
+        className="small py-2 missing-data",
+    )
+
+
 def spc_table(
     data: DashboardData, metric: str, state: FilterState, extra_filters: dict[str, list[str]] | None = None
 ) -> pd.DataFrame:

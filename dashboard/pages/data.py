@@ -18,6 +18,8 @@ from dashboard.queries import DashboardData
 
 PATH = "/data"
 NAME = "Data"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {}
 
 CHARTS: dict = {}
 
@@ -81,6 +83,17 @@ def layout(data: DashboardData, **_: Any) -> Any:
                 className="text-muted",
             ),
             dbc.Row([_card("Load history", html_table(loads, ids.DATA_LOADS))]),
+            dbc.Row(
+                [
+                    _card(
+                        "Latest load, by table",
+                        html_table(data.latest_load_by_table(), ids.DATA_LATEST_LOAD),
+                        note="Rows read from each table's file, loaded and rejected by the latest load, and "
+                        "the rows the warehouse holds now (earlier loads' rows included). A table with no "
+                        "rows leaves the charts that need it empty; each page says so.",
+                    )
+                ]
+            ),
             dbc.Row(
                 [
                     _card(

@@ -19,6 +19,11 @@ from pipelines.stats import spc_signal
 
 PATH = "/"
 NAME = "Overview"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {
+    "episodes": "every tile but peer contact share",
+    "contacts": "the peer contact share tile",
+}
 
 HEADLINE_METRICS: tuple[str, ...] = (
     "in_treatment",

@@ -23,6 +23,8 @@ from dashboard.queries import DashboardData
 
 PATH = "/programmes/"  # followed by the programme id
 NAME = "Programme"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {"episodes": "every chart but the contact mix", "contacts": "the contact mix"}
 
 TREND_DEFAULT = "retention_12wk"
 

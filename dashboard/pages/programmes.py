@@ -21,6 +21,8 @@ from pipelines.stats import funnel_curve, funnel_significance
 
 PATH = "/programmes"
 NAME = "Programmes"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {"episodes": "every indicator but the peer ones", "contacts": "the peer indicators"}
 
 #: Proportion indicators a programme can be compared on.
 FUNNEL_METRICS: tuple[str, ...] = (

@@ -15,6 +15,11 @@ from dashboard.queries import DashboardData
 
 PATH = "/relapse"
 NAME = "Relapse"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {
+    "episodes": "every chart on this page",
+    "assessments": "abstinence at review and the change in quality of life and recovery capital",
+}
 
 KM_CHOICES = [
     {"label": "All", "value": "all"},

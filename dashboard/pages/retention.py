@@ -18,6 +18,8 @@ from dashboard.queries import DashboardData
 
 PATH = "/retention"
 NAME = "Retention"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {"episodes": "every chart on this page"}
 
 KM_CHOICES = [
     {"label": "All", "value": "all"},

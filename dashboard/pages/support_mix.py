@@ -21,6 +21,11 @@ from dashboard.queries import DashboardData
 
 PATH = "/support-mix"
 NAME = "Support mix"
+#: The tables this page needs, and what on it is empty without them (a notice says so).
+NEEDS: dict[str, str] = {
+    "contacts": "every chart on this page",
+    "episodes": "the outcomes with and without peer support",
+}
 
 DELIVERY_COLOURS = {"professional": figures.PROFESSIONAL, "peer": figures.PEER}
 

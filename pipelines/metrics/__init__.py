@@ -14,9 +14,12 @@ from pipelines.metrics.api import (
     describe_metric,
     dimension_labels,
     extract_as_of,
+    extract_dates,
     metric_catalogue,
     metric_series,
     metric_sql,
+    missing_tables,
+    warehouse_contents,
 )
 from pipelines.metrics.registry import DIMENSIONS, METRICS, PEER_SUPPORT_VALUES, Metric, get_metric
 
@@ -32,8 +35,11 @@ __all__ = [
     "describe_metric",
     "dimension_labels",
     "extract_as_of",
+    "extract_dates",
     "get_metric",
     "metric_catalogue",
     "metric_series",
     "metric_sql",
+    "missing_tables",
+    "warehouse_contents",
 ]

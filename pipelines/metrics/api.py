@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines.contract import TABLE_ORDER
 from pipelines.metrics.query import build_metric_query, validate_breakdown, validate_filters
 from pipelines.metrics.registry import METRICS, Metric, get_metric
 from pipelines.stats import (
@@ -33,7 +34,7 @@ from pipelines.stats import (
     wilson_interval,
 )
 from pipelines.stats.suppression import suppress_labelled
-from pipelines.warehouse import Warehouse, file_identity
+from pipelines.warehouse import LOAD_HISTORY_TABLE, Warehouse, file_identity
 
 DateLike = date | datetime | str | pd.Timestamp
 
@@ -132,11 +133,15 @@ def _cursor(source: object) -> duckdb.DuckDBPyConnection:
     raise TypeError("expected a Warehouse or a DuckDB connection")
 
 
-def extract_as_of(source: object) -> date:
-    """The default as_of: the latest date anywhere in the warehouse (table ``extract_dates``).
+def extract_dates(source: object) -> tuple[date, date]:
+    """(first date, as_of): the earliest and the latest date anywhere in the warehouse (table
+    ``extract_dates``); as_of is METRICS.md's default extract date.
 
-    For a `Warehouse` the answer is kept per warehouse file (path and file identity, as the Warehouse
-    uses to notice a load's swap), so a new file is read afresh; a bare connection is always asked.
+    A warehouse whose records carry no date (nothing loaded, or only providers, programmes and people)
+    falls back to the as_of of its latest load, for both, so every reader still has an extract date;
+    ValueError when there is none either. For a `Warehouse` the answer is kept per warehouse file (path
+    and file identity, as the Warehouse uses to notice a load's swap), so a new file is read afresh; a
+    bare connection is always asked.
     """
     key = _file_key(source)
     if key is not None:
@@ -144,18 +149,31 @@ def extract_as_of(source: object) -> date:
             cached = _AS_OF_CACHE.get(key)
         if cached is not None:
             return cached
-    row = _cursor(source).execute("SELECT as_of FROM extract_dates").fetchone()
-    if row is None or row[0] is None:
-        raise ValueError("the warehouse holds no dates; load an extract first")
+    cursor = _cursor(source)
+    first, as_of = cursor.execute("SELECT first_date, as_of FROM extract_dates").fetchone() or (None, None)
+    if as_of is None:
+        try:
+            loaded = cursor.execute(f"SELECT max(as_of) FROM {LOAD_HISTORY_TABLE}").fetchone()
+        except duckdb.CatalogException:
+            loaded = None
+        if loaded is None or loaded[0] is None:
+            raise ValueError("the warehouse holds no dates; load an extract first")
+        first = as_of = loaded[0]
+    dates = (first, as_of)
     if key is not None and _file_key(source) == key:  # the file was not swapped while we read it
         with _AS_OF_LOCK:
             while len(_AS_OF_CACHE) >= _AS_OF_CACHE_SIZE:
                 del _AS_OF_CACHE[next(iter(_AS_OF_CACHE))]
-            _AS_OF_CACHE[key] = row[0]
-    return row[0]
+            _AS_OF_CACHE[key] = dates
+    return dates
 
 
-_AS_OF_CACHE: dict[tuple[str, tuple[int, int, int]], date] = {}
+def extract_as_of(source: object) -> date:
+    """The default as_of: the latest date anywhere in the warehouse (see `extract_dates`)."""
+    return extract_dates(source)[1]
+
+
+_AS_OF_CACHE: dict[tuple[str, tuple[int, int, int]], tuple[date, date]] = {}
 _AS_OF_CACHE_SIZE = 64
 _AS_OF_LOCK = threading.Lock()
 
@@ -701,6 +719,20 @@ def metric_series(
         _rounding_of(suppress, rounding),
     )
     return series
+
+
+def warehouse_contents(source: object) -> dict[str, int]:
+    """Rows held in each contract table, in load order: what a reader can say is missing before it
+    computes anything (a warehouse may hold people but no contacts, or nothing at all)."""
+    selects = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in TABLE_ORDER)
+    row = _cursor(source).execute(f"SELECT {selects}").fetchone()
+    return {table: int(n) for table, n in zip(TABLE_ORDER, row, strict=True)}
+
+
+def missing_tables(source: object, needs: Iterable[str]) -> list[str]:
+    """The tables of `needs` the warehouse holds no rows of."""
+    contents = warehouse_contents(source)
+    return [table for table in needs if contents.get(table, 0) == 0]
 
 
 def dimension_labels(source: object, dimension: str) -> dict[str, str]:

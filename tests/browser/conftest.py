@@ -88,3 +88,29 @@ def browser() -> Iterator[webdriver.Chrome]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def empty_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard over a warehouse loaded from an extract of header rows only (no records at all)."""
+    from dashboard.app import create_app
+    from pipelines.contract import TABLE_ORDER
+    from pipelines.load import load_extracts
+
+    root = tmp_path_factory.mktemp("browser-empty")
+    sample = ROOT / "data" / "sample"
+    (root / "extract").mkdir()
+    (root / "extract" / "extract.json").write_bytes((sample / "extract.json").read_bytes())
+    for table in TABLE_ORDER:
+        header = (sample / f"{table}.csv").read_text().splitlines()[0]
+        (root / "extract" / f"{table}.csv").write_text(header + "\n")
+    load_extracts([root / "extract"], root / "empty.duckdb", max_rejected=0)
+    app = create_app(root / "empty.duckdb")
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    app.dashboard_data.close()

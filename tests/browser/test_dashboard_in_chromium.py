@@ -182,3 +182,19 @@ def test_csv_and_png_buttons_work_without_errors(browser, server_url: str) -> No
     )
     assert image.startswith("data:image/png;base64,"), image[:80]
     assert base64.b64decode(image.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(("name", "path"), PAGES)
+def test_every_page_of_an_empty_warehouse_says_what_is_missing(browser, empty_server_url, name, path) -> None:
+    browser.get_log("browser")
+    browser.get(empty_server_url + path)
+    wait_ready(browser, f"{name} (empty warehouse)")
+    assert error_alerts(browser) == []
+    notices = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".missing-data")]
+    if name == "data":
+        assert notices == []
+        assert "Latest load, by table" in browser.find_element(By.CSS_SELECTOR, ".page").text
+    else:
+        assert len(notices) == 1 and "This warehouse holds no" in notices[0], notices
+    browser.save_screenshot(str(SCREENSHOTS / f"empty_{name}.png"))
+    assert severe_console_errors(browser) == []
