@@ -145,27 +145,27 @@ class ExcelSource:
             raise ExtractError(f"cannot read the sheet: {error}", file=path, sheet=sheet) from None
         self.sha256 = sha256 or hashlib.sha256(path.read_bytes()).hexdigest()
         self._date1904 = _uses_1904_dates(path)
-        rows = [[None if v == "" else v for v in row] for row in rows]
-        header_at = next((i for i, row in enumerate(rows) if any(v is not None for v in row)), None)
+        # Empty cells come as "" (rows are rectangular); list.count keeps the scans in C.
+        width = len(rows[0]) if rows else 0
+        header_at = next((i for i, row in enumerate(rows) if row.count("") < width), None)
         if header_at is None:
             raise ExtractError("the sheet is empty (not even a header row)", file=path, sheet=sheet)
         header_row = rows[header_at]
-        self._positions = [j for j, v in enumerate(header_row) if v is not None]
+        self._positions = [j for j, v in enumerate(header_row) if v != ""]
         self.header: list[str] = [_cell_text(header_row[j], None) or "" for j in self._positions]
         self.header_row = header_at + 1
-        body = [(i + 1, row) for i, row in enumerate(rows[header_at + 1 :], start=header_at + 1)]
-        self._rows = [(number, row) for number, row in body if any(v is not None for v in row)]
+        self._rows = [
+            (number, row)
+            for number, row in enumerate(rows[header_at + 1 :], start=header_at + 2)
+            if row.count("") < width
+        ]
         # Cells under no header hold data that would be lost without a word.
-        stray = sorted(
-            {j for _, row in self._rows for j, v in enumerate(row) if v is not None and header_row[j] is None}
-            if len(header_row)
-            else set()
-        )
+        unnamed = [j for j, v in enumerate(header_row) if v == ""]
+        stray = [j for j in unnamed if any(row[j] != "" for _, row in self._rows)]
         if stray:
-            column_letter = _column_letter(stray[0])
             raise ExtractError(
-                f"column {column_letter} holds values but has no header in row {self.header_row}; "
-                "name it or delete it",
+                f"column {_column_letter(stray[0])} holds values but has no header in row "
+                f"{self.header_row}; name it or delete it",
                 file=path,
                 sheet=sheet,
             )
@@ -178,7 +178,7 @@ class ExcelSource:
         arrays = []
         for name in columns:
             j = self._positions[self.header.index(name)]
-            cells = [row[j] if j < len(row) else None for _, row in self._rows]
+            cells = [None if (v := row[j]) == "" else v for _, row in self._rows]
             arrays.append(column_array(cells, kinds.get(name), self._date_format, self._date1904))
         lines = np.array([number for number, _ in self._rows], dtype=np.int64)
         return pa.table(arrays, names=columns), lines
