@@ -94,6 +94,17 @@ def _text(value: object, where: str, path: Path) -> str:
     raise ExtractError(f"{where} must be text, a number or true/false, not {type(value).__name__}", file=path)
 
 
+def _date_format(value: object, where: str, path: Path) -> str | None:
+    """A profile's date_format, checked: None when absent, ExtractError naming `where` when wrong."""
+    if value is None:
+        return None
+    try:
+        check_date_format(str(value))
+    except ValueError as error:
+        raise ExtractError(f"{where} {error}", file=path) from None
+    return str(value)
+
+
 def _table_mapping(table: str, entry: object, path: Path) -> TableMapping:
     where = f"[tables.{table}]"
     if not isinstance(entry, dict):
@@ -138,12 +149,7 @@ def _table_mapping(table: str, entry: object, path: Path) -> TableMapping:
     nulls = entry.get("null_values", [])
     if not isinstance(nulls, list) or not all(isinstance(v, str) for v in nulls):
         raise ExtractError(f"{where} null_values must be a list of texts", file=path)
-    date_format = entry.get("date_format")
-    if date_format is not None:
-        try:
-            check_date_format(str(date_format))
-        except ValueError as error:
-            raise ExtractError(f"{where} {error}", file=path) from None
+    date_format = _date_format(entry.get("date_format"), where, path)
     file = entry.get("file")
     sheet = entry.get("sheet")
     if sheet is not None and file is None:
@@ -156,7 +162,7 @@ def _table_mapping(table: str, entry: object, path: Path) -> TableMapping:
         values=values,
         constants=constants,
         null_values=tuple(nulls),
-        date_format=None if date_format is None else str(date_format),
+        date_format=date_format,
         encoding=None if entry.get("encoding") is None else str(entry["encoding"]),
     )
 
@@ -185,17 +191,11 @@ def load_profile(path: str | Path) -> MappingProfile:
         raise ExtractError(
             f"[tables.{wrong[0]}] is not a contract table (tables: {', '.join(TABLES)})", file=path
         )
-    date_format = profile.get("date_format")
-    if date_format is not None:
-        try:
-            check_date_format(str(date_format))
-        except ValueError as error:
-            raise ExtractError(f"[profile] {error}", file=path) from None
     return MappingProfile(
         path=path,
         name=str(profile.get("name", path.stem)),
         tables={t: _table_mapping(t, entry, path) for t, entry in tables.items()},
-        date_format=None if date_format is None else str(date_format),
+        date_format=_date_format(profile.get("date_format"), "[profile]", path),
         encoding=None if profile.get("encoding") is None else str(profile["encoding"]),
         sha256=hashlib.sha256(raw).hexdigest(),
     )

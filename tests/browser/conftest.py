@@ -49,11 +49,11 @@ def warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-@pytest.fixture(scope="session")
-def server_url(warehouse_path: Path) -> Iterator[str]:
+def _serve(db: Path) -> Iterator[str]:
+    """The dashboard over `db` on a free loopback port, in a thread, until the generator is closed."""
     from dashboard.app import create_app
 
-    app = create_app(warehouse_path)
+    app = create_app(db)
     port = _free_port()
     server = make_server("127.0.0.1", port, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -62,6 +62,11 @@ def server_url(warehouse_path: Path) -> Iterator[str]:
     server.shutdown()
     thread.join(timeout=10)
     app.dashboard_data.close()
+
+
+@pytest.fixture(scope="session")
+def server_url(warehouse_path: Path) -> Iterator[str]:
+    yield from _serve(warehouse_path)
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +98,6 @@ def browser() -> Iterator[webdriver.Chrome]:
 @pytest.fixture(scope="session")
 def empty_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dashboard over a warehouse loaded from an extract of header rows only (no records at all)."""
-    from dashboard.app import create_app
     from pipelines.contract import TABLE_ORDER
     from pipelines.load import load_extracts
 
@@ -105,12 +109,4 @@ def empty_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         header = (sample / f"{table}.csv").read_text().splitlines()[0]
         (root / "extract" / f"{table}.csv").write_text(header + "\n")
     load_extracts([root / "extract"], root / "empty.duckdb", max_rejected=0)
-    app = create_app(root / "empty.duckdb")
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    app.dashboard_data.close()
+    yield from _serve(root / "empty.duckdb")
