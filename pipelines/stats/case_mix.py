@@ -6,7 +6,8 @@ METRICS.md v2 adjusts two comparisons for case mix: outcomes with and without pe
 categorical case-mix covariates (plus, for the first, a 0/1 exposure). This module builds the design
 matrix, refuses a model that has no finite maximum-likelihood estimate or too little information
 (returning a `ModelFailure` that says why, never a number), fits the rest with statsmodels and gives
-the per-record pieces a sandwich variance needs.
+the per-record pieces a sandwich variance needs. Records are grouped by covariate pattern first, so a
+cohort of 200,000 episodes costs about as much as its few thousand distinct patterns.
 
 Checks, in order (the first that fails is reported):
 
@@ -26,7 +27,7 @@ Checks, in order (the first that fails is reported):
    Anderson 1984, Biometrika 71:1–10): some direction β ≠ 0 has (2y − 1)·xβ ≥ 0 for every record. It is
    found exactly by the linear programme of Konis (2007, DPhil thesis, Oxford; R package
    ``safeBinaryRegression``).
-8. ``not_converged`` – Newton–Raphson did not converge, or statsmodels warned while fitting.
+8. ``not_converged`` – the fit did not converge, or statsmodels warned while fitting.
 
 A covariate with a single level among the records is constant, carries no case-mix information and is
 left out of the model with a note (it is not a failure).
@@ -90,20 +91,26 @@ class ModelFailure:
 class LogisticFit:
     """A fitted logistic case-mix model and what the variance calculations need.
 
-    ``design`` is the n × p matrix (intercept first, then the exposure if any, then one indicator per
-    non-reference covariate level), ``columns`` its column names (``covariate[level]``), ``params`` the
-    maximum-likelihood coefficients and ``fitted`` the predicted probabilities of the records, in the
-    order of the input frame. ``bread`` is the inverse of the observed information X'WX, so that record
-    i's influence on the coefficients is ``bread @ x_i (y_i − p_i)``. ``reference_levels`` gives each
-    modelled covariate's reference (its most frequent level); ``dropped`` the constant covariates left
-    out.
+    The likelihood depends on the records only through their covariate patterns (the distinct
+    combinations of exposure and covariate levels) and the outcome counts in each, so the model is held
+    per pattern: ``design`` is the K × p matrix of the K patterns (intercept first, then the exposure if
+    any, then one indicator per non-reference covariate level, named ``covariate[level]`` in
+    ``columns``); ``pattern`` maps each record, in the order of the input frame, to its row of
+    ``design``; ``records_per_pattern`` and ``events_per_pattern`` are the counts. ``params`` are the
+    maximum-likelihood coefficients, ``pattern_probability`` the fitted probability of each pattern and
+    ``bread`` the inverse of the information X'WX, so that record i's influence on the coefficients is
+    ``bread @ x_i (y_i − p_i)``. ``reference_levels`` gives each modelled covariate's reference (its most
+    frequent level); ``dropped`` the constant covariates left out.
     """
 
     design: np.ndarray
     columns: tuple[str, ...]
+    pattern: np.ndarray
+    records_per_pattern: np.ndarray
+    events_per_pattern: np.ndarray
     outcome: np.ndarray
     params: np.ndarray
-    fitted: np.ndarray
+    pattern_probability: np.ndarray
     bread: np.ndarray
     reference_levels: dict[str, str]
     dropped: tuple[str, ...]
@@ -114,13 +121,23 @@ class LogisticFit:
         """Number of coefficients, intercept included."""
         return len(self.columns)
 
+    @property
+    def fitted(self) -> np.ndarray:
+        """Predicted probability of each record."""
+        return self.pattern_probability[self.pattern]
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """y_i − p_i for each record."""
+        return self.outcome - self.fitted
+
+    def record_design(self) -> np.ndarray:
+        """The n × p design matrix of the records (pattern rows repeated)."""
+        return self.design[self.pattern]
+
     def scores(self) -> np.ndarray:
         """Per-record score contributions x_i (y_i − p_i), an n × p array."""
-        return self.design * (self.outcome - self.fitted)[:, None]
-
-    def influence(self) -> np.ndarray:
-        """Per-record influence on the coefficients, n × p: row i is ``bread @ x_i (y_i − p_i)``."""
-        return self.scores() @ self.bread.T
+        return self.record_design() * self.residuals[:, None]
 
 
 def outcome_as_binary(values: pd.Series, name: str) -> np.ndarray:
@@ -143,45 +160,11 @@ def covariate_levels(values: pd.Series, name: str) -> pd.Series:
     return values.astype(str)
 
 
-def reference_level(levels: pd.Series) -> str:
-    """The most frequent level (ties broken by sort order): the estimates do not depend on it, and a
-    well-populated reference keeps the information matrix well conditioned."""
-    counts = levels.value_counts()
+def reference_level(counts: pd.Series) -> str:
+    """The most frequent level (ties broken by sort order), from records per level: the estimates do
+    not depend on it, and a well-populated reference keeps the information matrix well conditioned."""
     top = counts[counts == counts.max()].index
     return str(sorted(top)[0])
-
-
-def build_design(
-    frame: pd.DataFrame, covariates: Sequence[str], exposure: str | None = None
-) -> tuple[np.ndarray, tuple[str, ...], dict[str, str], tuple[str, ...], dict[str, pd.Series]]:
-    """Intercept, exposure (if given) and treatment-coded indicators of the covariates.
-
-    Returns the design matrix, its column names, the reference level of each modelled covariate, the
-    covariates dropped because they are constant, and each covariate's levels as strings.
-    """
-    columns: list[str] = [INTERCEPT]
-    blocks: list[np.ndarray] = [np.ones((len(frame), 1))]
-    if exposure is not None:
-        columns.append(exposure)
-        blocks.append(outcome_as_binary(frame[exposure], exposure)[:, None])
-    references: dict[str, str] = {}
-    dropped: list[str] = []
-    levels_of: dict[str, pd.Series] = {}
-    for covariate in covariates:
-        levels = covariate_levels(frame[covariate], covariate)
-        levels_of[covariate] = levels
-        distinct = sorted(levels.unique())
-        if len(distinct) < 2:
-            dropped.append(covariate)
-            continue
-        reference = reference_level(levels)
-        references[covariate] = reference
-        for level in distinct:
-            if level == reference:
-                continue
-            columns.append(f"{covariate}[{level}]")
-            blocks.append((levels == level).to_numpy(dtype=float)[:, None])
-    return np.hstack(blocks), tuple(columns), references, tuple(dropped), levels_of
 
 
 def aliased_columns(design: np.ndarray, columns: Sequence[str]) -> list[str]:
@@ -190,7 +173,11 @@ def aliased_columns(design: np.ndarray, columns: Sequence[str]) -> list[str]:
     From the right singular vectors of the design whose singular values are numerically zero: a column
     with a non-negligible weight in one of them is a linear combination of the others listed.
     """
-    _, singular, right = np.linalg.svd(design, full_matrices=False)
+    # The triangular factor of a QR decomposition has the design's right singular vectors and is at most
+    # p × p, however many rows the design has; a design with fewer rows than columns is rank deficient.
+    triangular = np.linalg.qr(design, mode="r")
+    _, singular, right = np.linalg.svd(triangular, full_matrices=True)
+    singular = np.concatenate([singular, np.zeros(design.shape[1] - len(singular))])
     tolerance = singular.max() * max(design.shape) * np.finfo(float).eps
     null_space = right[singular <= tolerance]
     if len(null_space) == 0:
@@ -199,17 +186,26 @@ def aliased_columns(design: np.ndarray, columns: Sequence[str]) -> list[str]:
     return [name for name, flag in zip(columns, involved, strict=True) if flag and name != INTERCEPT]
 
 
-def separating_direction(design: np.ndarray, outcome: np.ndarray) -> np.ndarray | None:
+def separating_direction(
+    design: np.ndarray, events: np.ndarray, non_events: np.ndarray | None = None
+) -> np.ndarray | None:
     """A direction β ≠ 0 with (2y − 1)·xβ ≥ 0 for every record, or None if there is none.
+
+    ``design`` has one row per record, or per covariate pattern when ``non_events`` is given: then
+    ``events`` and ``non_events`` count the records of each pattern with outcome 1 and 0; otherwise
+    ``events`` is the 0/1 outcome of each row.
 
     Konis (2007): maximise Σ (2y_i − 1) x_i β subject to (2y_i − 1) x_i β ≥ 0 and −1 ≤ β ≤ 1. For a
     full-rank design the optimum is 0 exactly when the data are not separated (then the only feasible β
-    is 0) and positive otherwise. Duplicate signed rows are merged first, with their counts as weights,
-    which leaves the programme unchanged.
+    is 0) and positive otherwise. Records sharing a pattern and outcome give one constraint, weighted by
+    their count in the objective, which leaves the programme unchanged.
     """
-    signed = design * (2.0 * outcome - 1.0)[:, None]
-    rows, counts = np.unique(signed, axis=0, return_counts=True)
-    objective = -(counts[:, None] * rows).sum(axis=0)
+    if non_events is None:
+        events, non_events = np.asarray(events, dtype=float), 1.0 - np.asarray(events, dtype=float)
+    has_events, has_non_events = events > 0, non_events > 0
+    rows = np.vstack([design[has_events], -design[has_non_events]])
+    weights = np.concatenate([events[has_events], non_events[has_non_events]])
+    objective = -(weights[:, None] * rows).sum(axis=0)
     result = scipy.optimize.linprog(
         objective,
         A_ub=-rows,
@@ -237,8 +233,10 @@ def fit_logistic(
 
     ``frame`` has one row per record: ``outcome`` (and ``exposure``) 0/1 or boolean, each covariate a
     categorical column with no missing values (ValueError otherwise). The checks of this module's
-    docstring run first; a model that passes them is fitted by Newton–Raphson in statsmodels
-    (``sm.Logit``). Returns a `LogisticFit`, or a `ModelFailure` naming the first check that failed.
+    docstring run first; a model that passes them is fitted by maximum likelihood in statsmodels, as a
+    binomial GLM (IRLS) with one row per covariate pattern and outcome weighted by its number of records,
+    which has the same likelihood and estimates as a logistic regression on the records. Returns a
+    `LogisticFit`, or a `ModelFailure` naming the first check that failed.
     """
     covariates = list(covariates)
     missing = {outcome, *covariates, *([exposure] if exposure else [])} - set(frame.columns)
@@ -253,17 +251,56 @@ def fit_logistic(
         return ModelFailure(
             "no_outcome_variation", f"all {n} records have outcome {int(y[0])}, so there is nothing to model"
         )
-    design, columns, references, dropped, levels_of = build_design(frame, covariates, exposure)
-    notes = tuple(
-        f"covariate {name!r} has one level ({levels_of[name].iloc[0]!r}) among these records and is left "
-        "out of the model"
-        for name in dropped
-    )
+
+    keys = pd.DataFrame({name: covariate_levels(frame[name], name).to_numpy() for name in covariates})
     if exposure is not None:
-        exposed = design[:, 1]
+        exposed = outcome_as_binary(frame[exposure], exposure)
+        keys.insert(0, exposure, exposed)
+    pattern = (
+        keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+        if len(keys.columns)
+        else np.zeros(n, int)
+    )
+    n_patterns = int(pattern.max()) + 1
+    records_per_pattern = np.bincount(pattern, minlength=n_patterns).astype(float)
+    events_per_pattern = np.bincount(pattern, weights=y, minlength=n_patterns)
+    non_events_per_pattern = records_per_pattern - events_per_pattern
+    first_record = np.full(n_patterns, n)
+    np.minimum.at(first_record, pattern, np.arange(n))
+    patterns = keys.iloc[first_record].reset_index(drop=True)
+
+    columns: list[str] = [INTERCEPT]
+    blocks: list[np.ndarray] = [np.ones((n_patterns, 1))]
+    groups: list[tuple[str, np.ndarray]] = []
+    notes: list[str] = []
+    if exposure is not None:
         if exposed.min() == exposed.max():
             state = "exposed" if exposed[0] == 1 else "unexposed"
-            return ModelFailure("no_exposure_contrast", f"all {n} records are {state}", notes)
+            return ModelFailure("no_exposure_contrast", f"all {n} records are {state}")
+        columns.append(exposure)
+        blocks.append(patterns[exposure].to_numpy(dtype=float)[:, None])
+        groups += [(f"{exposure} = 1", blocks[-1][:, 0] == 1), (f"{exposure} = 0", blocks[-1][:, 0] == 0)]
+    references: dict[str, str] = {}
+    dropped: list[str] = []
+    for name in covariates:
+        level_of_pattern = patterns[name]
+        per_level = pd.Series(records_per_pattern).groupby(level_of_pattern.to_numpy()).sum()
+        if len(per_level) < 2:
+            dropped.append(name)
+            notes.append(
+                f"covariate {name!r} has one level ({per_level.index[0]!r}) among these records and is left "
+                "out of the model"
+            )
+            continue
+        references[name] = reference_level(per_level)
+        for level in sorted(per_level.index):
+            member = (level_of_pattern == level).to_numpy()
+            groups.append((f"{name} = {level}", member))
+            if level != references[name]:
+                columns.append(f"{name}[{level}]")
+                blocks.append(member.astype(float)[:, None])
+    design = np.hstack(blocks)
+    notes_tuple = tuple(notes)
 
     smaller = min(events, n - events)
     parameters = len(columns) - 1
@@ -274,25 +311,18 @@ def fit_logistic(
             f"the smaller outcome group ({which}) has {smaller} records, fewer than "
             f"{min_events_per_parameter:g} per model parameter ({parameters} parameters need "
             f"{min_events_per_parameter * parameters:g})",
-            notes,
+            notes_tuple,
         )
 
-    groups: list[tuple[str, np.ndarray]] = []
-    if exposure is not None:
-        groups += [(f"{exposure} = 1", design[:, 1] == 1), (f"{exposure} = 0", design[:, 1] == 0)]
-    for name, levels in levels_of.items():
-        if name in dropped:
-            continue
-        for level in sorted(levels.unique()):
-            groups.append((f"{name} = {level}", (levels == level).to_numpy()))
-    for label, members in groups:
-        values = y[members]
-        if values.min() == values.max():
+    for label, member in groups:
+        with_outcome, without = events_per_pattern[member].sum(), non_events_per_pattern[member].sum()
+        if with_outcome == 0 or without == 0:
             return ModelFailure(
                 "level_without_outcome_variation",
-                f"every one of the {int(members.sum())} records with {label} has outcome {int(values[0])}, "
-                "so that level's coefficient has no finite estimate (quasi-complete separation)",
-                notes,
+                f"every one of the {int(with_outcome + without)} records with {label} has outcome "
+                f"{int(with_outcome > 0)}, so that level's coefficient has no finite estimate "
+                "(quasi-complete separation)",
+                notes_tuple,
             )
 
     aliased = aliased_columns(design, columns)
@@ -301,25 +331,34 @@ def fit_logistic(
             "collinear",
             "the case-mix columns are collinear (a covariate's levels are determined by others'), so the "
             f"model is not identified; linearly dependent: {', '.join(aliased)}",
-            notes,
+            notes_tuple,
         )
 
-    direction = separating_direction(design, y)
+    direction = separating_direction(design, events_per_pattern, non_events_per_pattern)
     if direction is not None:
         involved = [columns[j] for j in np.flatnonzero(np.abs(direction) > 1e-9)]
         return ModelFailure(
             "separation",
             "the outcome is separated by a combination of "
             f"{', '.join(involved)}: the maximum-likelihood estimate does not exist",
-            notes,
+            notes_tuple,
         )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = sm.Logit(y, design).fit(method="newton", maxiter=100, disp=False)
-        except np.linalg.LinAlgError as error:
-            return ModelFailure("not_converged", f"the logistic fit failed: {error}", notes)
+            # One row per pattern and outcome, weighted by its records: the record-level likelihood.
+            has_events, has_non_events = events_per_pattern > 0, non_events_per_pattern > 0
+            result = sm.GLM(
+                np.concatenate([np.ones(has_events.sum()), np.zeros(has_non_events.sum())]),
+                np.vstack([design[has_events], design[has_non_events]]),
+                family=sm.families.Binomial(),
+                freq_weights=np.concatenate(
+                    [events_per_pattern[has_events], non_events_per_pattern[has_non_events]]
+                ),
+            ).fit(maxiter=100, tol=1e-10)
+        except (np.linalg.LinAlgError, ValueError) as error:
+            return ModelFailure("not_converged", f"the logistic fit failed: {error}", notes_tuple)
     problems = [
         str(w.message)
         for w in caught
@@ -328,26 +367,27 @@ def fit_logistic(
             ConvergenceWarning | HessianInversionWarning | PerfectSeparationWarning | RuntimeWarning,
         )
     ]
-    converged = bool(result.mle_retvals.get("converged", False))
-    if not converged or problems:
-        detail = "; ".join(problems) if problems else "Newton–Raphson did not converge in 100 iterations"
-        return ModelFailure("not_converged", f"the logistic fit did not converge: {detail}", notes)
+    if not result.converged or problems:
+        detail = "; ".join(problems) if problems else "IRLS did not converge in 100 iterations"
+        return ModelFailure("not_converged", f"the logistic fit did not converge: {detail}", notes_tuple)
 
     params = np.asarray(result.params, dtype=float)
-    fitted = np.asarray(result.predict(design), dtype=float)
-    weights = fitted * (1.0 - fitted)
-    information = design.T @ (design * weights[:, None])
-    bread = np.linalg.inv(information)
+    probability = np.asarray(result.predict(design), dtype=float)
+    weights = records_per_pattern * probability * (1.0 - probability)
+    bread = np.linalg.inv(design.T @ (design * weights[:, None]))
     return LogisticFit(
         design=design,
-        columns=columns,
+        columns=tuple(columns),
+        pattern=pattern,
+        records_per_pattern=records_per_pattern,
+        events_per_pattern=events_per_pattern,
         outcome=y,
         params=params,
-        fitted=fitted,
+        pattern_probability=probability,
         bread=bread,
         reference_levels=references,
-        dropped=dropped,
-        notes=notes,
+        dropped=tuple(dropped),
+        notes=notes_tuple,
     )
 
 

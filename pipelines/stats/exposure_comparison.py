@@ -244,6 +244,8 @@ def adjusted_difference(
     events, a level without outcome variation, separation, collinearity, no convergence).
     """
     covariates = list(covariates)
+    if person not in records.columns:
+        raise ValueError(f"records lack the person column {person!r} the interval is clustered by")
     _, _, (n1, n0, x1, x0) = _counts(records, outcome, exposed)
     nan = float("nan")
     fit = fit_logistic(
@@ -268,6 +270,7 @@ def adjusted_difference(
         )
     adjusted_for = tuple(c for c in covariates if c not in fit.dropped)
     n = len(records)
+    # Everything below is per covariate pattern (rows of fit.design), weighted by its records.
     exposure_column = fit.columns.index(exposed)
     design_exposed = fit.design.copy()
     design_exposed[:, exposure_column] = 1.0
@@ -275,11 +278,15 @@ def adjusted_difference(
     design_unexposed[:, exposure_column] = 0.0
     p1 = expit(design_exposed @ fit.params)
     p0 = expit(design_unexposed @ fit.params)
-    exposed_value, unexposed_value = float(p1.mean()), float(p0.mean())
+    weights = fit.records_per_pattern
+    exposed_value = float(weights @ p1 / n)
+    unexposed_value = float(weights @ p0 / n)
     difference = exposed_value - unexposed_value
 
-    gradient = ((p1 * (1 - p1)) @ design_exposed - (p0 * (1 - p0)) @ design_unexposed) / n
-    influence = (p1 - p0 - difference) / n + fit.influence() @ gradient
+    gradient = ((weights * p1 * (1 - p1)) @ design_exposed - (weights * p0 * (1 - p0)) @ design_unexposed) / n
+    # g' B x_i (y_i − p_i) = (x_i · B g)(y_i − p_i), with x_i · B g computed once per pattern
+    leverage = fit.design @ (fit.bread @ gradient)
+    influence = (p1 - p0 - difference)[fit.pattern] / n + leverage[fit.pattern] * fit.residuals
     per_person = cluster_sum(influence, records[person])
     people = len(per_person)
     if people < 2:

@@ -289,6 +289,8 @@ def indirect_standardisation(
     adjusted values or labels.
     """
     covariates = list(covariates)
+    if unit not in records.columns:
+        raise ValueError(f"records lack the unit column {unit!r}")
     if records[unit].isna().any():
         raise ValueError(f"column {unit!r} has missing values")
     y = outcome_as_binary(records[outcome], outcome)
