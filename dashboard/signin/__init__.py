@@ -12,9 +12,10 @@ Two ways in, either or both (`dashboard.signin.settings` reads and checks the se
 Either way Flask-Login keeps the signed-in user in a server-side session (`dashboard.signin.store`):
 the session id is new at every sign-in, a session ends after ``ROSC_SESSION_IDLE`` without a request
 or ``ROSC_SESSION_MAX`` after sign-in, and sign-out (or ``python -m dashboard.auth revoke USER``)
-deletes it for every worker at once. Failed sign-ins are counted per address and per username
-(Flask-Limiter, counters in the same shared file); past the limit the answer is an immediate 429,
-and no worker ever sleeps.
+deletes it for every worker at once. Password sign-ins are counted per address (every attempt) and
+per username (failures); OpenID Connect callbacks per address (failures). Flask-Limiter keeps the
+counters in the same shared file; past a limit the answer is an immediate 429, and no worker ever
+sleeps.
 
 `install_sign_in` guards every route: pages redirect to ``/login``, Dash's JSON routes (the callback
 endpoint included) answer 401, and a programme page outside the person's scope answers 403; every
@@ -266,7 +267,9 @@ def install_sign_in(app: Dash, data: DashboardData, config: SignInConfig | None)
 
     failed_here = functools.partial(limiter.limit, deduct_when=lambda r: r.status_code in (401, 403))
     login = limiter.limit(PAGE_LIMIT)(login)
-    login = failed_here(config.limit_per_address, methods=["POST"])(login)
+    # Per address every attempt counts, when it arrives (atomic across workers, so a burst cannot
+    # overshoot); per username only failures count, so a user's own sign-ins never lock them out.
+    login = limiter.limit(config.limit_per_address, methods=["POST"])(login)
     login = failed_here(config.limit_per_user, key_func=_username_key, methods=["POST"])(login)
     server.add_url_rule("/login", "rosc_login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "rosc_logout", logout, methods=["GET", "POST"])

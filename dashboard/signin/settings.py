@@ -58,7 +58,8 @@ MAKE_A_SECRET = "python -c 'import secrets; print(secrets.token_hex(32))'"
 
 DEFAULT_IDLE = timedelta(minutes=30)
 DEFAULT_MAX = timedelta(hours=8)
-#: Failed sign-ins allowed (Flask-Limiter's notation) before further tries are refused with 429.
+#: Sign-in attempts allowed (Flask-Limiter's notation) before further tries are refused with 429: per
+#: address every password sign-in counts, per username the failed ones.
 DEFAULT_LIMIT_PER_ADDRESS = "30 per 15 minutes"
 DEFAULT_LIMIT_PER_USER = "10 per 15 minutes"
 
@@ -143,7 +144,8 @@ def sign_in_config(
     Raises `SignInConfigError` naming the setting to fix."""
     env = os.environ if environ is None else environ
     for name in SETTINGS:
-        if name in env and not env[name].strip():
+        # A secret of spaces is not empty but weak: `check_secret` says so.
+        if name in env and not (env[name] if name == ENV_SECRET_KEY else env[name].strip()):
             raise SignInConfigError(f"{name} is set but empty: give it a value or remove it")
     users_path = users_file if users_file is not None else env.get(ENV_USERS)
     oidc_path = env.get(ENV_OIDC)
