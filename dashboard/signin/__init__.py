@@ -4,7 +4,8 @@ Two ways in, either or both (`dashboard.signin.settings` reads and checks the se
 
 - **OpenID Connect** (``ROSC_OIDC``): the organisation's identity provider (Entra ID, Keycloak, Okta)
   signs people in through Authlib's Flask client (authorisation code flow with PKCE, state and nonce;
-  the ID token's signature, issuer, audience and expiry are checked). The ID token's group claim is
+  the ID token's signature, expiry, issuer (exactly the configured one) and audience (this client) are
+  checked). The ID token's group claim is
   mapped to a role and programmes by the settings file's ``[groups]`` table, afresh on every request,
   so a changed map applies at the next restart.
 - **A users file** (``ROSC_USERS``) for small deployments: usernames and werkzeug password hashes.
@@ -335,6 +336,13 @@ def _oidc_views(server: Any, oidc: OIDCSettings, page: Any, sign_in: Any) -> tup
         client_kwargs={"scope": oidc.scope, "code_challenge_method": "S256"},
     )
     client = oauth.create_client("oidc")
+    # Authlib checks the ID token's issuer against the provider's metadata and its audience only through
+    # the azp rule; OpenID Connect Core 3.1.3.7 says the client MUST check both: iss is exactly the
+    # configured issuer, and aud lists this client.
+    claims_options = {
+        "iss": {"essential": True, "values": [oidc.issuer]},
+        "aud": {"essential": True, "values": [oidc.client_id]},
+    }
     unreachable = f"The sign-in service of {oidc.label} cannot be reached just now. Please try again later."
 
     def start() -> Any:
@@ -349,7 +357,7 @@ def _oidc_views(server: Any, oidc: OIDCSettings, page: Any, sign_in: Any) -> tup
     def callback() -> Any:
         target = local_path(session.pop("rosc_next", "/"))
         try:
-            token = client.authorize_access_token()
+            token = client.authorize_access_token(claims_options=claims_options)
         except requests.RequestException as error:
             auth.log_refusal(502, "identity provider unreachable", asked=f"{type(error).__name__}: {error}")
             return page("Sign in", message=unreachable, status=502, next=target)

@@ -1,6 +1,6 @@
 """What the sign-in attacker tests run against: the dashboard under gunicorn (started by the tests on
 loopback, with ``--no-control-socket``), HTTP clients that each come from their own loopback address,
-and a local OpenID Connect provider (oidc-provider-mock) on a thread of the test process."""
+and a local OpenID Connect provider (oidc-provider-mock's server, in its own process)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -183,24 +182,55 @@ def sign_in(
     )
 
 
+#: The provider's own loopback address: not the dashboard's, so the two never share cookies.
+OIDC_HOST = "127.0.0.2"
+
+
 @contextmanager
 def oidc_provider() -> Iterator[str]:
-    """A local OpenID Connect provider (oidc-provider-mock) on a thread; yields its issuer URL.
+    """A local OpenID Connect provider (oidc-provider-mock's server, in its own process, requiring a
+    nonce); yields its issuer URL.
 
     Its users are set with ``PUT {issuer}/users/<sub>`` (their claims). Any claim given there goes into
     the ID token as it is, after the standard ones: so a user whose claims hold ``exp`` in the past or
     another ``aud`` gets a properly signed token that is expired or meant for another client."""
-    with warnings.catch_warnings():
-        # oidc-provider-mock imports authlib.jose and httpx support, which Authlib now marks deprecated
-        # (the mock's concern, not ours). Authlib installs an "always" filter for its warning on import,
-        # so it is imported first and then silenced.
-        from authlib.deprecate import AuthlibDeprecationWarning
-
-        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-        from oidc_provider_mock import run_server_in_thread
-
-    with run_server_in_thread(require_nonce=True) as server:
-        yield f"http://localhost:{server.server_port}"
+    port = free_port()
+    issuer = f"http://{OIDC_HOST}:{port}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "oidc_provider_mock",
+            "--host",
+            OIDC_HOST,
+            "--port",
+            str(port),
+            "--require-nonce",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"oidc-provider-mock exited with {process.returncode}")
+            try:
+                if requests.get(f"{issuer}/.well-known/openid-configuration", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("oidc-provider-mock did not start")
+            time.sleep(0.1)
+        yield issuer
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def oidc_sign_in(
