@@ -58,7 +58,10 @@ def callback_body(app: Dash, key: str, values: dict[str, Any], changed: list[str
         out = []
         for item in items:
             name = f"{_key_id(item['id'])}.{item['property']}"
-            out.append({"id": item["id"], "property": item["property"], "value": values.get(name)})
+            ident = item["id"]
+            # A dict id is declared as its JSON text; the browser sends it as the object itself.
+            ident = json.loads(ident) if isinstance(ident, str) and ident.startswith("{") else ident
+            out.append({"id": ident, "property": item["property"], "value": values.get(name)})
         return out
 
     inputs = filled(spec["inputs"])
@@ -202,7 +205,9 @@ def install_callback_checks(app: Dash) -> None:
         problem = mismatch(app, body)
         if problem:
             auth.log_refusal(
-                400, f"callback request does not match its callback: {problem}", auth.describe_body(body)
+                400,
+                f"malformed callback request, not as its callback declares: {problem}",
+                auth.describe_body(body),
             )
             return jsonify(error="malformed callback request"), 400
         reason = auth.refusal(body, auth.current_scope())

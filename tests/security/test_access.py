@@ -570,3 +570,29 @@ def test_access_refused_by_the_data_layer_says_so_on_the_chart(
     assert "You do not have access to this programme" in response.text
     assert "Something went wrong" not in response.text
     assert mentions(response.text, [other, *names_of(units, [other])]) == []
+
+
+def test_a_programme_pages_header_is_scoped_by_the_data_layer_too(
+    app: Any, service_lead: Any, units: dict, monkeypatch
+) -> None:
+    """Issue 15: the router answered a renamed body with another programme's page header (name,
+    setting, provider, area). The endpoint now refuses such bodies (test_sign_in_attacks.py); behind
+    it, the data layer refuses the header itself, so even a request the endpoint let through shows
+    "no access" and names nothing of that programme."""
+    other = units["other"]
+    row = units["programmes"].loc[other]
+    monkeypatch.setattr(auth, "refusal", lambda body, scope: None)  # the endpoint check misses it
+    router = find_callback(app, f"{ids.PAGE}.children")
+    body = callback_body(
+        app, router, {f"{ids.URL}.pathname": f"/programmes/{other}", f"{ids.URL}.search": ""}
+    )
+    text = post(service_lead, body).text
+    assert "You do not have access to this programme" in text
+    assert mentions(text, [other, str(row["programme_name"]), str(row["provider_id"])]) == []
+    with app.server.test_request_context("/"):
+        g.rosc_scope = auth.scope_for(
+            auth.Access("service_lead", frozenset([units["own"]])), app.dashboard_data
+        )
+        with pytest.raises(auth.AccessDenied):
+            app.dashboard_data.programme(other)
+        assert app.dashboard_data.programme(units["own"])["programme_id"] == units["own"]
