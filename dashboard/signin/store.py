@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -81,6 +82,8 @@ class SignInStore:
         self.clock = clock
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by the app's own user only (SQLite gives its -wal and -shm files the same mode).
+        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         with self._connection() as db:
             db.executescript(_SCHEMA)
 
