@@ -134,13 +134,29 @@ def test_sign_out_ends_an_oidc_session(site: SignInServer) -> None:
         ("oidc-wrong-issuer", {"iss": "http://evil.example"}, 401, "iss"),
         ("oidc-no-group", {"groups": ["finance"]}, 403, "no group in the map"),
         ("oidc-no-groups-claim", {}, 403, "no group in the map"),
+        # Entra ID's "groups overage": more than 200 groups, so the token points elsewhere instead.
+        (
+            "oidc-overage",
+            {
+                "groups": None,
+                "_claim_names": {"groups": "src1"},
+                "_claim_sources": {"src1": {"endpoint": "x"}},
+            },
+            403,
+            "too many groups for the token",
+        ),
     ],
 )
 def test_a_token_that_must_not_sign_anyone_in_is_refused_and_logged(
     site: SignInServer, sub: str, claims: dict[str, Any], status: int, logged: str
 ) -> None:
     base = {"preferred_username": sub, "groups": ["rosc-commissioners"]}
-    set_oidc_user(site.issuer, sub, {**base, **claims} if claims else {"preferred_username": sub})
+    claims = (
+        {k: v for k, v in {**base, **claims}.items() if v is not None}
+        if claims
+        else {"preferred_username": sub}
+    )
+    set_oidc_user(site.issuer, sub, claims)
     session = new_client()
     answer = oidc_sign_in(session, site.url, site.issuer, sub)
     assert answer.status_code == status, answer.text[:300]

@@ -325,3 +325,61 @@ def test_every_callbacks_own_body_matches_and_any_renamed_input_does_not(app: An
                 assert mismatch(app, other_property), (key, part, position)
         checked += 1
     assert checked >= 20
+
+
+# -- behind TLS and a reverse proxy ---------------------------------------------------------------------
+
+
+def test_https_and_a_trusted_proxy(
+    warehouse_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import re
+
+    from werkzeug.security import generate_password_hash
+
+    from dashboard.app import create_app
+
+    users = tmp_path / "users.toml"
+    users.write_text(
+        f'[[users]]\nusername = "ana"\npassword_hash = "{generate_password_hash("pw-1")}"\n'
+        'role = "commissioner"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ROSC_SECRET_KEY", STRONG["token_hex(32)"])
+    monkeypatch.setenv("ROSC_SESSION_STORE", str(tmp_path / "sessions.sqlite3"))
+    monkeypatch.setenv("ROSC_HTTPS", "1")
+    monkeypatch.setenv("ROSC_TRUSTED_PROXIES", "1")
+    monkeypatch.setenv("ROSC_SIGN_IN_LIMIT_PER_ADDRESS", "2 per hour")
+    app = create_app(warehouse_path, users_file=users)
+    try:
+        assert os.stat(tmp_path / "sessions.sqlite3").st_mode & 0o777 == 0o600
+        plain = app.server.test_client().get("/login")
+        assert plain.status_code == 302 and plain.headers["Location"].startswith("https://")
+        proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+        browser = app.server.test_client()
+        page = browser.get("/login", headers=proxied)
+        assert page.status_code == 200 and "max-age=" in page.headers["Strict-Transport-Security"]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        answer = browser.post(
+            "/login", data={"username": "ana", "password": "pw-1", "csrf_token": token}, headers=proxied
+        )
+        assert answer.status_code == 302 and "Secure" in answer.headers["Set-Cookie"]
+        # The proxy's X-Forwarded-For is the address that is counted: a second address is not limited.
+        for address, expected in (
+            ("203.0.113.8", 401),
+            ("203.0.113.8", 401),
+            ("203.0.113.8", 429),
+            ("203.0.113.9", 401),
+        ):
+            other = app.server.test_client()
+            headers = {**proxied, "X-Forwarded-For": address}
+            token = re.search(
+                r'name="csrf_token" value="([^"]+)"', other.get("/login", headers=headers).text
+            ).group(1)
+            status = other.post(
+                "/login", data={"username": "x", "password": "y", "csrf_token": token}, headers=headers
+            ).status_code
+            assert status == expected, address
+    finally:
+        app.dashboard_data.close()
