@@ -293,6 +293,8 @@ def who() -> str:
     """The signed-in person of the current request as the access log names them."""
     if not has_request_context():
         return "(no request)"
+    if not current_app.config.get("ROSC_SIGN_IN"):
+        return "everyone (sign-in off)"
     name = g.get("rosc_username")
     role = g.get("rosc_role")
     return f"{name} ({role})" if name else "anonymous"
@@ -301,10 +303,20 @@ def who() -> str:
 def log_refusal(status: int, reason: str, asked: str = "") -> None:
     """Log one refusal: the status answered, why, who asked from which address, and what they asked
     for (quoted with repr, so a value cannot forge a log line)."""
-    where = f"{request.method} {request.path}" if has_request_context() else ""
+    where = f"{request.method} {request.path}"[:300] if has_request_context() else ""
     address = request.remote_addr if has_request_context() else ""
+
+    def one_line(text: str) -> str:  # text from a request or a provider never starts a log line of its own
+        return text.replace("\r", "\\r").replace("\n", "\\n")
+
     access_log.warning(
-        "refused %s to %s from %s: %s %s; asked %s", status, who(), address, where, reason, asked[:500] or "-"
+        "refused %s to %s from %s: %s %s; asked %s",
+        status,
+        who(),
+        address,
+        one_line(where),
+        one_line(reason),
+        one_line(asked[:500]) or "-",
     )
 
 

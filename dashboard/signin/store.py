@@ -83,7 +83,12 @@ class SignInStore:
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Readable by the app's own user only (SQLite gives its -wal and -shm files the same mode).
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        # Only ever create it: closing any descriptor of an open SQLite file drops this process's locks
+        # on it, and another process would then think itself alone and remove the write-ahead log.
+        try:
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
         with self._connection() as db:
             db.executescript(_SCHEMA)
 
@@ -98,6 +103,14 @@ class SignInStore:
             self._local.db = db
         yield db
 
+    @staticmethod
+    def _one(db: sqlite3.Connection, sql: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The one row of a query, or None. Read to the end (fetchall): a SELECT left unfinished keeps
+        its read transaction open, and this worker would go on seeing the file as it was then (a
+        revoked session alive, a cleared counter still counting)."""
+        rows = db.execute(sql, parameters).fetchall()
+        return rows[0] if rows else None
+
     def _hash(self, sid: str) -> str:
         return hmac.new(self._key, sid.encode(), hashlib.sha256).hexdigest()
 
@@ -110,9 +123,9 @@ class SignInStore:
         """(data, created, last seen) of a live session; None if it is unknown, ended or timed out
         (a timed-out session is deleted)."""
         with self._connection() as db:
-            row = db.execute(
-                "SELECT created, last_seen, data FROM sessions WHERE key = ?", (self._hash(sid),)
-            ).fetchone()
+            row = self._one(
+                db, "SELECT created, last_seen, data FROM sessions WHERE key = ?", (self._hash(sid),)
+            )
             if row is None:
                 return None
             created, last_seen, data = row
@@ -176,7 +189,7 @@ class SignInStore:
                     "ON CONFLICT (key) DO UPDATE SET count = count + excluded.count",
                     (key, amount, now + expiry),
                 )
-                (count,) = db.execute("SELECT count FROM rate_limits WHERE key = ?", (key,)).fetchone()
+                (count,) = self._one(db, "SELECT count FROM rate_limits WHERE key = ?", (key,)) or (0,)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -187,9 +200,9 @@ class SignInStore:
         """(count, expiry time) of a live counter; (0, now) when there is none."""
         now = self.clock()
         with self._connection() as db:
-            row = db.execute(
-                "SELECT count, expires FROM rate_limits WHERE key = ? AND expires > ?", (key, now)
-            ).fetchone()
+            row = self._one(
+                db, "SELECT count, expires FROM rate_limits WHERE key = ? AND expires > ?", (key, now)
+            )
         return (int(row[0]), float(row[1])) if row else (0, now)
 
     def clear_counters(self, containing: str | None = None) -> int:
@@ -263,9 +276,9 @@ class SessionStoreInterface(SessionInterface):
                 session.sid = None
                 response.delete_cookie(self.cookie_name, domain=domain, path=path)
                 return
-        elif not session.sid and session.expired:
-            response.delete_cookie(self.cookie_name, domain=domain, path=path)
         if not session:
+            if session.expired:  # the browser's id names no live session: let it go
+                response.delete_cookie(self.cookie_name, domain=domain, path=path)
             return
         user_id, username = str(session.get("_user_id", "")), str(session.get("rosc_username", ""))
         if session.sid is None or session.rotate_id:

@@ -383,3 +383,19 @@ def test_https_and_a_trusted_proxy(
             assert status == expected, address
     finally:
         app.dashboard_data.close()
+
+
+def test_a_refusal_is_one_log_line_whatever_the_request_holds(
+    app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="dashboard.access")
+    forged = "x\nrefused 200 to admin (commissioner) from 10.0.0.1: all fine"
+    response = app.server.test_client().post(
+        "/_dash-update-component", json={"output": forged, "inputs": [], "changedPropIds": []}
+    )
+    assert response.status_code == 400
+    records = [r for r in caplog.records if r.name == "dashboard.access"]
+    assert len(records) == 1
+    line = records[0].getMessage()
+    assert "\n" not in line and line.startswith("refused 400 to everyone (sign-in off) from 127.0.0.1")
+    assert "x\\nrefused 200 to admin" in line
