@@ -19,14 +19,16 @@ from typing import Any
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
-from dashboard.auth import install_sign_in, sign_in_config
+from dashboard.callback_requests import install_callback_checks
 from dashboard.components import Chart, register_chart, register_downloads
 from dashboard.errors import guarded, install_request_errors, report_callback_error
 from dashboard.filters import FILTER_DIMENSIONS, decode_query, default_state, describe_filters, encode_query
+from dashboard.headers import install_security_headers
 from dashboard.layout import FILTER_IDS, nav_id, shell
 from dashboard.pages import ALL_PAGES, NAV_PAGES, overview, programme, programmes
 from dashboard.pages.common import missing_notice
 from dashboard.queries import DashboardData
+from dashboard.signin import install_sign_in, sign_in_config
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dashboard")
@@ -62,9 +64,10 @@ def create_app(
 
     With ``warm``, the Overview's tiles for the default view are computed before the app is returned,
     so the first visitor does not wait for them (a second or two at start-up instead).
-    Sign-in is on with a users file (``users_file`` or ``ROSC_USERS``): see `dashboard.auth`.
+    Sign-in is on with a users file (``users_file`` or ``ROSC_USERS``) or an OpenID Connect provider
+    (``ROSC_OIDC``): see `dashboard.signin`; what each role sees is `dashboard.auth`'s.
     """
-    sign_in = sign_in_config(users_file)  # refuses to start on a bad users file or secret key
+    sign_in = sign_in_config(users_file, db_path=db_path)  # refuses to start on a bad sign-in setting
     data = DashboardData(db_path)
     if warm:
         overview.warm(data, default_state(data.as_of()))
@@ -82,6 +85,7 @@ def create_app(
     app.server.config["ROSC_DB"] = str(Path(db_path))
     install_request_errors(app)  # a malformed callback request is a 400, not a bare 500
     install_sign_in(app, data, sign_in)
+    install_callback_checks(app)  # a request must match its callback exactly, and the person's scope
     _register_router(app, data)
     _register_filters(app, data)
     charts: dict[str, Chart] = {}
@@ -93,6 +97,13 @@ def create_app(
             charts[chart.name] = chart
             register_chart(app, data, chart)
     register_downloads(app, data, charts)
+    # Last: the policy lists the hash of every inline script, clientside callbacks included.
+    install_security_headers(
+        app,
+        https=bool(sign_in and sign_in.https),
+        secure_cookie=bool(sign_in and sign_in.secure_cookie),
+        no_store=sign_in is not None,
+    )
     app.dashboard_data = data  # type: ignore[attr-defined]  # for tests and the benchmark
     return app
 

@@ -8,7 +8,9 @@ module's `AccessDenied` is) says so instead of "something went wrong".
 
 A request to the callback endpoint that no browser would send (a body of the wrong shape, an output or
 inputs that do not match any callback) fails inside Dash before any callback runs;
-`install_request_errors` answers it with a 400 and a generic JSON body instead of a bare 500.
+`install_request_errors` answers it with a 400 and a generic JSON body instead of a bare 500, and a
+request for a script or file Dash does not serve (an unknown package or path under
+``/_dash-component-suites/``) with a 404, never a 500.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, html, set_props
-from dash.exceptions import CallbackException, InvalidCallbackReturnValue, PreventUpdate
+from dash.exceptions import CallbackException, DependencyException, InvalidCallbackReturnValue, PreventUpdate
 from flask import jsonify, request
 
 from dashboard import ids
@@ -109,3 +111,16 @@ def install_request_errors(app: Dash) -> None:
 
     for kind in MALFORMED_REQUEST_ERRORS:
         app.server.register_error_handler(kind, malformed)
+
+    suites = app.config.routes_pathname_prefix + "_dash-component-suites/"
+
+    def not_served(error: Exception) -> Any:
+        if not request.path.startswith(suites):
+            raise error
+        log.info("no such component file: %.200r", request.path)
+        return jsonify(error="not found"), 404
+
+    # Dash raises DependencyException for a package or path it has not registered, and reading a
+    # registered file that is not there raises OSError.
+    app.server.register_error_handler(DependencyException, not_served)
+    app.server.register_error_handler(OSError, not_served)

@@ -6,7 +6,8 @@ Kaplan-Meier tables, option lists from the dimension tables. No function here re
 person, episode or contact, so nothing record-level can reach the browser. Small counts are
 suppressed by the metric layer (threshold 5) and every count shown is rounded to the nearest 5, with
 rates and intervals computed from the rounded counts, including the exit-reason mix
-(`pipelines.metrics.compute_mix`).
+(`pipelines.metrics.compute_mix`). The Data page's bookkeeping counts (loads, rejected rows,
+completeness) are shown the same way, through `shown_counts`.
 
 A `DashboardData` is made once per app and shared by its callbacks. Its cache holds aggregated
 tables keyed by the warehouse file's identity and the query, so it is the same for every user and a
@@ -29,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dashboard.auth import scoped_filters, scoped_options, scoped_rows, scoped_state
+from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
 from dashboard.filters import FilterState, month_end
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
-from pipelines.stats import xmr
+from pipelines.stats import primary_suppress, round_to_base, xmr
 from pipelines.warehouse import Warehouse, file_identity, open_warehouse
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ AGE_BANDS = ("18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-
 SUPPRESSION_THRESHOLD = 5
 #: Every count shown is rounded to a multiple of this (`pipelines.stats.round_to_base`).
 ROUNDING_BASE = 5
+#: How a count that is not shown reads in a table.
+SUPPRESSED = "suppressed"
 #: Months on an SPC chart (Making Data Count advises at least 15 points; two years shows seasonality).
 SPC_MONTHS = 24
 
@@ -55,6 +58,22 @@ class MetricInfo:
     direction: str | None  # "up", "down" or None
     definition: str
     unit: str = ""
+
+
+def shown_counts(counts: pd.Series) -> pd.Series:
+    """Counts as the dashboard shows them, for tables that are not metric results (the Data page):
+    1–4 suppressed (shown as ``SUPPRESSED``, never as a number) and every other count rounded to the
+    nearest 5, by `pipelines.stats.primary_suppress` and `pipelines.stats.round_to_base`, the same
+    rules the metric layer applies. Missing stays missing. Returns an object Series of ints, the text
+    ``SUPPRESSED`` and None, aligned with ``counts``."""
+    values = pd.to_numeric(counts, errors="coerce").astype(float)
+    hidden = primary_suppress(values.fillna(0).to_numpy(), threshold=SUPPRESSION_THRESHOLD)
+    disclosed = round_to_base(values.to_numpy(), ROUNDING_BASE)  # the one line a perturbation replaces
+    shown = [
+        None if np.isnan(value) else SUPPRESSED if small else int(value)
+        for value, small in zip(disclosed, hidden, strict=True)
+    ]
+    return pd.Series(shown, index=counts.index, dtype=object, name=counts.name)
 
 
 class _LRU:
@@ -186,7 +205,9 @@ class DashboardData:
         return {d: {o["value"]: o["label"] for o in opts} for d, opts in self.filter_options().items()}
 
     def programme(self, programme_id: str) -> dict[str, str] | None:
-        """The programme's name, setting, provider and area, or None if there is no such programme."""
+        """The programme's name, setting, provider and area, or None if there is no such programme.
+        `AccessDenied` for a programme outside the signed-in person's scope."""
+        check_programme(programme_id)  # the signed-in person's access (dashboard.auth)
         table = self.warehouse.sql(
             "SELECT programme_id, programme_name, setting, provider_name, area_name FROM stg_programmes "
             "WHERE programme_id = $id",
@@ -334,7 +355,8 @@ class DashboardData:
     # -- the Data page -------------------------------------------------------------------------------
 
     def load_history(self) -> pd.DataFrame:
-        """The latest loads: when, which extract date, rows loaded and rejected, status (no file paths)."""
+        """The latest loads: when, which extract date, rows loaded and rejected (as `shown_counts`),
+        status (no file paths)."""
         wanted = (
             "load_id",
             "loaded_at",
@@ -351,7 +373,11 @@ class DashboardData:
             columns = ", ".join(c for c in wanted if c in present) or "*"
             return self.warehouse.sql(f"SELECT {columns} FROM load_history ORDER BY 1 DESC LIMIT 50")
 
-        return self.cached(("load_history",), compute).copy()  # type: ignore[union-attr]
+        history = self.cached(("load_history",), compute).copy()  # type: ignore[union-attr]
+        for column in ("rows_loaded", "rows_rejected"):
+            if column in history:
+                history[column] = shown_counts(history[column])
+        return history
 
     def latest_load_by_table(self) -> pd.DataFrame:
         """The latest load's rows per table: read, loaded, rejected, and rows now held (counts only)."""
@@ -384,7 +410,8 @@ class DashboardData:
         )
 
     def rejected_by_rule(self) -> pd.DataFrame:
-        """Rows rejected at load, counted by table, column and rule (never the rows or their values)."""
+        """Rows rejected at load, counted by table, column and rule (never the rows or their values;
+        the counts as `shown_counts`)."""
 
         def compute() -> pd.DataFrame:
             present = self._columns("quarantine")
@@ -396,10 +423,13 @@ class DashboardData:
                 "FROM quarantine GROUP BY ALL ORDER BY rows DESC, 1, 2, 3"
             )
 
-        return self.cached(("rejected",), compute).copy()  # type: ignore[union-attr]
+        rejected = self.cached(("rejected",), compute).copy()  # type: ignore[union-attr]
+        rejected["rows"] = shown_counts(rejected["rows"])
+        return rejected
 
     def completeness(self) -> pd.DataFrame:
-        """Share of non-missing values in each optional contract column, by table."""
+        """Share of non-missing values in each optional contract column, by table: rows and filled
+        values as `shown_counts`, the share computed from them (missing where either is suppressed)."""
 
         def compute() -> pd.DataFrame:
             rows = []
@@ -425,4 +455,12 @@ class DashboardData:
                     )
             return pd.DataFrame(rows)
 
-        return self.cached(("completeness",), compute).copy()  # type: ignore[union-attr]
+        exact: pd.DataFrame = self.cached(("completeness",), compute)  # type: ignore[assignment]
+        shown = exact.copy()
+        shown["rows"], shown["filled"] = shown_counts(exact["rows"]), shown_counts(exact["filled"])
+        numbers = [
+            f / r if isinstance(r, int) and isinstance(f, int) and r > 0 else np.nan
+            for r, f in zip(shown["rows"], shown["filled"], strict=True)
+        ]
+        shown["share"] = pd.Series(numbers, index=shown.index, dtype=float)
+        return shown
