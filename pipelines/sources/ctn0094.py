@@ -67,8 +67,9 @@ episodes (one per randomisation)
     randomisation, and doses of people never randomised, are left out (counted).
   * `discharge_date` = the end of medication cover: the last day covered by the episode's last
     dose. A daily dose (methadone, buprenorphine) covers its own day; an XR-naltrexone injection
-    (CTN-0051 XR-NTX arm; `amount` = 1 marks an injection) covers 28 days, the labelled dosing
-    interval of Vivitrol 380 mg ("every 4 weeks or once a month"), so it ends on injection day + 27.
+    (every dose of the CTN-0051 XR-NTX arm, recorded with `amount` = 1) covers 28 days, the
+    labelled dosing interval of Vivitrol 380 mg ("every 4 weeks or once a month"), so it ends on
+    injection day + 27.
     Gaps in dosing do not split an episode. A phase-1 cover that would reach the person's phase-2
     randomisation is cut at that day, so the two episodes never overlap.
   * `discharge_reason` (the planned medication period of each protocol, from
@@ -84,9 +85,10 @@ episodes (one per randomisation)
         successful or unplanned.)
       - cover reached the last planned week of a taper-to-zero protocol (POATS phases 1 and 2) →
         `completed_drug_free` when the episode's last valid opioid test (substance opiates or
-        fentanyl) on or before discharge is negative; otherwise (last test positive, or none) →
-        `other`: the medication schedule was completed, but NDTMS allows no completion code for
-        someone still using opioids, and "drug-free" needs a test to say so.
+        fentanyl) between its start and its discharge is negative; otherwise (last test
+        positive, or none) → `other`: the medication schedule was completed, but NDTMS allows
+        no completion code for someone still using opioids, and "drug-free" needs a test to say
+        so.
       - cover ended earlier → `died` when the person has a visit with `is_dead` = 1 and this is
         their last episode (2 people, both CTN-0051), else `dropped_out`. The other missed-visit
         reasons (jail, hospital, moved...) are on visits with no date (98% of missed visits), so
@@ -142,8 +144,9 @@ drug_tests (urine screens)
     are not opioid use (only `opiates`/`fentanyl` are).
   * `result`: `positive` when `uds` lists the substance that day; otherwise `negative`, except when
     every temperature check of that day's specimen failed (`was_temp_ok` = 0): then `invalid`
-    (a sample outside 32-36 °C may be diluted or substituted, which hides use but cannot create a
-    positive, so positives stay positive). `was_temp_ok` = 99 (unknown) counts as a valid sample.
+    (a sample outside 33.3-35.5 °C, 92-96 °F, may be diluted or substituted, which hides use
+    but cannot create a positive, so positives stay positive). `was_temp_ok` = 99 (unknown)
+    counts as a valid sample.
   * `sample` = `urine`. `test_id` = `<person_id>-d<study day>-<substance>` (`m` for a minus sign),
     so ids do not change with the anchor; contacts are `<person_id>-c<study day>` likewise.
   * `episode_id` = the person's latest randomisation on or before the test date, also after the
@@ -179,7 +182,6 @@ assessments (self-reported use → TOP days-used columns)
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -206,6 +208,9 @@ SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
     "asi": ("who", "used_iv"),
     "rbs_iv": ("who", "days"),
 }
+
+#: Source tables with one row per person.
+PERSON_TABLES = ("everybody", "demographics", "asi", "rbs_iv")
 
 #: Columns of the contract's drug_tests table (DATA_CONTRACT.md v2), in order.
 DRUG_TEST_COLUMNS = ("test_id", "person_id", "episode_id", "test_date", "sample", "substance", "result")
@@ -273,11 +278,6 @@ class Protocol:
     medication_days: int
     follow_up_days: int
     ends_in_taper: bool
-
-    @property
-    def assessment_windows(self) -> int:
-        """How many 28-day windows after randomisation the protocol's weeks span."""
-        return math.ceil((self.medication_days + self.follow_up_days) / ASSESSMENT_WINDOW_DAYS)
 
 
 ASSESSMENT_WINDOW_DAYS = 28
@@ -439,6 +439,9 @@ def _read_sources(src: Path) -> dict[str, pd.DataFrame]:
         for column in ("who", "when", "which", "amount", "age", "days", "project", "is_dead"):
             if column in frame:
                 frame[column] = _integers(frame[column], path, column)
+        if table in PERSON_TABLES and frame["who"].duplicated().any():
+            who = frame.loc[frame["who"].duplicated(), "who"].iloc[0]
+            raise ValueError(f"{path}: person {who} has more than one row (one row per person expected)")
         frames[table] = frame
     return frames
 
@@ -461,7 +464,7 @@ def _person_id(project: pd.Series, who: pd.Series) -> pd.Series:
 
 def _randomisations(source: dict[str, pd.DataFrame], left_out: dict[str, int]) -> pd.DataFrame:
     """One row per randomisation kept: who, project, phase, arm, programme_id, referral_day, ids."""
-    everybody = source["everybody"].dropna(subset=["who"]).drop_duplicates("who")
+    everybody = source["everybody"].dropna(subset=["who"])
     unknown_trials = set(everybody["project"].dropna().astype(int)) - set(TRIALS)
     if unknown_trials:
         raise ValueError(f"everybody.csv: unknown project(s) {sorted(unknown_trials)}")
@@ -537,8 +540,7 @@ def _randomisations(source: dict[str, pd.DataFrame], left_out: dict[str, int]) -
 
 def _people(source: dict[str, pd.DataFrame], randomised: pd.DataFrame, anchor: date) -> pd.DataFrame:
     people = randomised.drop_duplicates("who")[["who", "person_id"]]
-    demographics = source["demographics"].drop_duplicates("who")
-    people = people.merge(demographics, on="who", how="left")
+    people = people.merge(source["demographics"], on="who", how="left")
     unknown_race = set(people["race"].dropna()) - set(RACE_GROUPS)
     if unknown_race:
         raise ValueError(f"demographics.csv: unknown race label(s) {sorted(unknown_race)}")
@@ -641,7 +643,15 @@ def _drug_tests(
     )
     persons = randomised.drop_duplicates("who")[["who", "project", "person_id"]]
     positives = positives.assign(substance=positives["what"].map(UDS_SUBSTANCES))
-    positives = positives[["who", "when", "substance"]].drop_duplicates()
+    # Sedatives and Mdma/Hallucinogen are both `other`: one result per substance code and day.
+    coded = positives[["who", "when", "substance"]].drop_duplicates()
+    _count(left_out, "uds positives repeating a substance code on the same day", len(positives) - len(coded))
+    positives = coded
+    _count(
+        left_out,
+        "uds_temp rows repeating a person's specimen day (one specimen a day)",
+        int(temp.duplicated(["who", "when"]).sum()),
+    )
     # A specimen failed its temperature check only when every check of that day says 0.
     failed = (temp["was_temp_ok"] == "0").groupby([temp["who"], temp["when"]]).all().rename("failed")
     specimens = pd.concat([temp[["who", "when"]], positives[["who", "when"]]]).drop_duplicates()
@@ -758,8 +768,8 @@ def _episode_attributes(
 
 
 def _injecting_status(source: dict[str, pd.DataFrame]) -> pd.Series:
-    rbs = source["rbs_iv"].drop_duplicates("who").set_index("who")["days"]
-    asi = source["asi"].drop_duplicates("who").set_index("who")["used_iv"]
+    rbs = source["rbs_iv"].dropna(subset=["who"]).set_index("who")["days"]
+    asi = source["asi"].dropna(subset=["who"]).set_index("who")["used_iv"]
     who = rbs.index.union(asi.index)
     recent, ever = rbs.reindex(who), asi.reindex(who)
     status = np.select(

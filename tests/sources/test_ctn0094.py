@@ -330,6 +330,7 @@ def _broken_fixture(tmp_path: Path, table: str, old: str, new: str) -> Path:
         ("randomization", "7,Outpatient BUP + SMM,1,4", "7,Outpatient BUP + SMM,1,4.5", "non-integer"),
         ("tlfb", "who,what,when", "who,substance,when", r"column\(s\) what missing"),
         ("randomization", "1,Methadone,2,3", "1,Methadone,2,40", "no such phase"),
+        ("demographics", "7,25,No,White", "6,25,No,White", "more than one row"),
     ],
 )
 def test_what_the_importer_does_not_know_stops_it(
