@@ -365,3 +365,13 @@ def test_the_command_line_reports_a_bad_source(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["import", "ctn0094", str(src), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "unknown substance label(s) ['Kratom']" in result.output
+
+
+def test_the_command_line_takes_an_anchor_date(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    args = ["import", "ctn0094", str(FIXTURE), "--out", str(out), "--anchor", "2021-03-01"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "as_of 2021-08-24" in result.output
+    bad = CliRunner().invoke(main, [*args[:-1], "2021-02-30"])
+    assert bad.exit_code == 2 and "not a date" in bad.output
