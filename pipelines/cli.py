@@ -309,6 +309,40 @@ def metric(
         click.echo(json.dumps(json.loads(table.to_json(orient="records", date_format="iso")), indent=2))
 
 
+@main.group(name="import")
+def import_() -> None:
+    """Turn another source's files into a contract extract folder (then `rosc load` it)."""
+
+
+@import_.command(name="ctn0094")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the extract into (created if missing).",
+)
+@click.option(
+    "--anchor",
+    callback=_iso_date,
+    help="Date of study day 0 (consent) for every participant; default 2020-01-01.",
+)
+def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> None:
+    """Import the CTN-0094 trial tables (CSV) in SRC as a contract extract."""
+    from pipelines.sources.ctn0094 import DEFAULT_ANCHOR, import_ctn0094
+
+    try:
+        result = import_ctn0094(src, out_dir, anchor=anchor or DEFAULT_ANCHOR)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    for table, rows in result.items():
+        click.echo(f"{table:<12} {rows:>10,} rows")
+    for what, count in result.left_out.items():
+        click.echo(f"left out {count:>8,} {what}")
+    click.echo(f"wrote contract extract (as_of {result.as_of}) to {out_dir}")
+
+
 @main.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -1,0 +1,137 @@
+"""The CTN-0094 importer on the real trial tables: the extract keeps the contract, and it reproduces
+the published trial results.
+
+Reads `../shared/realdata/ctn0094/csv` (real de-identified records, never copied into the
+repository); every test here skips when that folder is absent. The published figures are
+recomputed in plain pandas from the importer's output files, independently of the warehouse SQL:
+
+Figures and tolerances (percentage points of the published share):
+
+* CTN-0027 24-week treatment completion, methadone 74% vs buprenorphine-naloxone 46% (Hser et al.,
+  Addiction 2014;109:79-87; ClinicalTrials.gov NCT00315341 results: 391/529, 340/740): 1.5 points.
+  The trial's completion status is not in the tables; cover reaching the last planned week is a
+  proxy (386/529 = 73.0%, 339/740 = 45.8%): 6 methadone and 8 buprenorphine participants attended
+  their week-24 visit although their last recorded dose was before day 161.
+* CTN-0051 successful induction, XR-NTX 204/283 vs BUP-NX 270/287 (Lee et al., Lancet
+  2018;391:309-318): exact.
+* CTN-0051 relapse by week 24, intention to treat, XR-NTX 185/283 (65.4%) vs BUP-NX 163/287
+  (56.8%) (Lee et al., Lancet 2018): 2.0 points.
+
+The relapse figure is METRICS.md v2's `relapse_tests` (urine tests only: opiates/fentanyl
+positive or no valid test = use; 4 consecutive use weeks in weeks 4-24 counted from randomisation),
+computed with the reference `pipelines.stats.relapse`. It differs from the paper's definition,
+which also counted self-reported use and methadone/buprenorphine that was not the person's study
+drug, assigned urines to protocol visit weeks, and ran to week 24 counting the randomisation week as
+week 0; the tolerance covers that, and the README says how much each part moves the count.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.sources.ctn0094 import import_ctn0094
+from pipelines.stats.relapse import episode_weekly_patterns, relapse_from_pattern
+from tests.sources.extract_checks import check_drug_tests, load_version_1_tables
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "ctn0094" / "csv"
+if not REAL.is_dir():  # the worktree may sit elsewhere; the shared folder is fixed on this machine
+    REAL = Path("/work/shared/realdata/ctn0094/csv")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not REAL.is_dir(), reason=f"real CTN-0094 tables not present at {REAL}"),
+]
+
+
+@pytest.fixture(scope="module")
+def real_extract(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int], float]:
+    out = tmp_path_factory.mktemp("ctn-real") / "extract"
+    started = time.perf_counter()
+    result = import_ctn0094(REAL, out)
+    return out, dict(result), time.perf_counter() - started
+
+
+def _episodes(folder: Path) -> pd.DataFrame:
+    return pd.read_csv(
+        folder / "episodes.csv", parse_dates=["referral_date", "start_date", "discharge_date"], dtype=str
+    )
+
+
+def test_the_real_tables_import_into_an_extract_the_loader_accepts_whole(
+    real_extract: tuple[Path, dict[str, int], float], tmp_path: Path
+) -> None:
+    folder, rows, _seconds = real_extract
+    # Every randomised participant is a person; each randomisation an episode (CTN-0030 re-randomised
+    # 360 people into phase 2: 2,492 + 360).
+    assert rows["people"] == 2492
+    assert rows["episodes"] == 2852
+    result = load_version_1_tables(folder, tmp_path)
+    assert result.rows_rejected == 0, result.summary()
+    assert result.loaded == {t: n for t, n in rows.items() if t != "drug_tests"}
+    tests = check_drug_tests(folder)
+    assert len(tests) == rows["drug_tests"]
+
+
+def _share(numerator: int, denominator: int) -> float:
+    return 100 * numerator / denominator
+
+
+def test_ctn0027_24_week_treatment_completion(real_extract: tuple[Path, dict[str, int], float]) -> None:
+    episodes = _episodes(real_extract[0])
+    start = episodes[episodes["programme_id"].str.startswith("ctn-0027")]
+    # Completion: medication cover reaching the last planned week (day 161 of 0 ... 167) of the
+    # 24-week medication phase; everyone randomised is in the denominator.
+    covered_days = (start["discharge_date"] - start["referral_date"]).dt.days
+    completed = (
+        start.assign(completed=covered_days >= 161).groupby("programme_id")["completed"].agg(["sum", "size"])
+    )
+    methadone, bup = completed.loc["ctn-0027-methadone"], completed.loc["ctn-0027-bup-nx"]
+    assert (methadone["size"], bup["size"]) == (529, 740)
+    assert abs(_share(methadone["sum"], methadone["size"]) - 74) <= 1.5, completed
+    assert abs(_share(bup["sum"], bup["size"]) - 46) <= 1.5, completed
+    # Against the trial's own completion counts (ClinicalTrials.gov): within 6 people.
+    assert abs(methadone["sum"] - 391) <= 6 and abs(bup["sum"] - 340) <= 6, completed
+
+
+def test_ctn0051_successful_induction(real_extract: tuple[Path, dict[str, int], float]) -> None:
+    episodes = _episodes(real_extract[0])
+    xbot = episodes[episodes["programme_id"].str.startswith("ctn-0051")]
+    inducted = (
+        xbot.assign(started=xbot["start_date"].notna())
+        .groupby("programme_id")["started"]
+        .agg(["sum", "size"])
+    )
+    assert inducted.loc["ctn-0051-xr-ntx"].tolist() == [204, 283]
+    assert inducted.loc["ctn-0051-bup-nx"].tolist() == [270, 287]
+
+
+def test_ctn0051_relapse_by_week_24_from_urine_tests(
+    real_extract: tuple[Path, dict[str, int], float],
+) -> None:
+    folder = real_extract[0]
+    episodes = pd.read_csv(folder / "episodes.csv", dtype=str)
+    drug_tests = pd.read_csv(folder / "drug_tests.csv", dtype=str)
+    xbot = episodes[episodes["programme_id"].str.startswith("ctn-0051")]
+    patterns = episode_weekly_patterns(xbot, drug_tests)
+    relapsed = patterns.map(lambda p: relapse_from_pattern(p).relapsed)
+    counts = (
+        xbot.assign(relapsed=xbot["episode_id"].map(relapsed))
+        .groupby("programme_id")["relapsed"]
+        .agg(["sum", "size"])
+    )
+    xr, bup = counts.loc["ctn-0051-xr-ntx"], counts.loc["ctn-0051-bup-nx"]
+    assert (xr["size"], bup["size"]) == (283, 287)  # intention to treat: every randomised person
+    assert abs(_share(xr["sum"], 283) - _share(185, 283)) <= 2.0, counts
+    assert abs(_share(bup["sum"], 287) - _share(163, 287)) <= 2.0, counts
+    # The paper's finding survives: more relapse with XR-NTX than BUP-NX (intention to treat).
+    assert xr["sum"] / 283 > bup["sum"] / 287
+
+
+def test_the_real_import_is_quick(real_extract: tuple[Path, dict[str, int], float]) -> None:
+    # About 3 s on this 2-core machine; a generous bound that still catches an accidental
+    # row-by-row loop.
+    assert real_extract[2] < 60
