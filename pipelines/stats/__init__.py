@@ -1,9 +1,10 @@
 """Pure statistics for the metric layer: plain data in, plain data out.
 
 Wilson intervals for proportions, Kaplan–Meier survival, funnel-plot limits, XmR charts, disclosure
-control, and (v2) case-mix models: the crude and adjusted comparison of outcomes with and without an
-exposure (peer support) and indirect standardisation of programmes with Poisson funnel limits. Nothing
-here touches DuckDB or Dash; see METRICS.md for the definitions implemented.
+control (suppression and cell-key perturbation), and (v2) case-mix models: the crude and adjusted
+comparison of outcomes with and without an exposure (peer support) and indirect standardisation of
+programmes with Poisson funnel limits. Nothing here touches DuckDB or Dash; see METRICS.md for the
+definitions implemented.
 """
 
 from pipelines.stats.case_mix import (
@@ -56,6 +57,12 @@ from pipelines.stats.kaplan_meier import (
     survival_at,
     survival_from_risk_sets,
 )
+from pipelines.stats.perturbation import (
+    RECORD_KEYS,
+    perturb,
+    possible_true_counts,
+    ptable,
+)
 from pipelines.stats.spc import RULES, SPC_COLUMNS, spc_signal, xmr
 from pipelines.stats.suppression import (
     DEFAULT_ROUNDING,
@@ -81,6 +88,7 @@ __all__ = [
     "LOW_99_8",
     "NOT_SIGNIFICANT",
     "PEER_DOSE_BANDS",
+    "RECORD_KEYS",
     "RULES",
     "SHARE_COLUMNS",
     "SIGNIFICANCE_LABELS",
@@ -106,8 +114,11 @@ __all__ = [
     "median_survival",
     "newcombe_difference_interval",
     "outcome_shares_by_group",
+    "perturb",
+    "possible_true_counts",
     "poisson_count_interval",
     "primary_suppress",
+    "ptable",
     "ratio_funnel_curve",
     "ratio_funnel_limits",
     "ratio_funnel_significance",
