@@ -4,7 +4,7 @@ No Dash here (the pages own layout and callbacks). The conventions every builder
 
 - Hover shows the value with its numerator, denominator and 95% interval (or, for survival, the
   numbers at risk, events and censored).
-- A suppressed cell (a count of 1-4 hidden by disclosure control) is drawn as suppressed: a hollow
+- A suppressed cell (hidden by disclosure control; the hover says why) is drawn as suppressed: a hollow
   grey marker or a "suppressed" label, never as a zero and never joined into a line.
 - Colours come from the Okabe-Ito palette, which stays distinct under the common colour-vision
   deficiencies; blue and orange say improvement and concern (as in NHS "Making Data Count"), and only
@@ -52,7 +52,7 @@ PROFESSIONAL = OKABE_ITO["blue"]
 PEER = OKABE_ITO["orange"]
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-SUPPRESSED_NOTE = "suppressed (a count of 1-4)"
+SUPPRESSED_NOTE = "suppressed (disclosure control)"
 
 
 def categorical_colour(i: int) -> str:
@@ -88,7 +88,10 @@ def hover_lines(row: pd.Series | dict, kind: str, label: str = "", unit: str = "
     get = row.get
     if bool(get("suppressed", False)) or _missing(get("value")):
         head = f"<b>{label}</b><br>" if label else ""
-        return head + SUPPRESSED_NOTE
+        reason = get("suppressed_reason")
+        if bool(get("suppressed", False)) and isinstance(reason, str) and reason:
+            return head + f"suppressed: {reason}"
+        return head + (SUPPRESSED_NOTE if bool(get("suppressed", False)) else "no value (nothing to count)")
     parts = [f"<b>{label}</b>"] if label else []
     parts.append(f"value: {format_value(get('value'), kind, unit)}")
     lo, hi = get("ci_low"), get("ci_high")
@@ -383,6 +386,17 @@ def km_figure(
     """
     if table is None or table.empty:
         return empty_figure("No episodes for this period and filters")
+    if "suppressed" in table:
+        # A group suppressed from its first row (too small to draw) is left out without a name, as an
+        # empty group would be: naming it would say it holds someone.
+        drawn = (
+            table.groupby(group, dropna=False)["suppressed"].transform("all")
+            if group
+            else table["suppressed"]
+        )
+        table = table[~drawn.astype(bool)] if group else table
+        if table.empty or not group and bool(drawn.all()):
+            return empty_figure("Too few people for a curve for this period and filters")
     fig = go.Figure()
     if group:
         sizes = table.groupby(group, dropna=False)["n_at_risk"].max().sort_values(ascending=False)
@@ -417,9 +431,13 @@ def km_figure(
             )
         )
         hover = [
-            f"<b>{name}</b><br>day {int(r.t)}<br>{survival_label}: {r.survival:.1%} "
-            f"(95% interval {_pct(r.ci_low)} to {_pct(r.ci_high)})<br>at risk {format_count(r.n_at_risk)}, "
-            f"events {format_count(r.events)}, censored {format_count(r.censored)}"
+            f"<b>{name}</b><br>day {int(r.t)}<br>{survival_label}: {_pct(r.survival)} "
+            f"(95% interval {_pct(r.ci_low)} to {_pct(r.ci_high)})<br>at risk {format_count(r.n_at_risk)}"
+            + (
+                ""
+                if _missing(r.events)
+                else f", events {format_count(r.events)}, censored {format_count(r.censored)}"
+            )
             for r in part.itertuples()
         ]
         fig.add_trace(

@@ -129,9 +129,11 @@ def shell(data: DashboardData) -> html.Div:
             html.Footer(
                 dbc.Container(
                     html.P(
-                        "Counts of 1–4 are suppressed and shown as 'suppressed', never as zero; "
-                        "all other counts are rounded to the nearest 5, and rates and intervals are "
-                        "computed from the rounded counts. Intervals are 95%. Hover over any point "
+                        "Every count is perturbed (cell-key perturbation): a shown count of 8 or more "
+                        "is within 3 of the true count, a shown 5 stands for 1 to 8 and a shown 0 for 0 "
+                        "to 7; no count of 1–4 is ever shown. Rates and intervals are computed from the "
+                        "perturbed counts; a cell that could still give a small count away is shown as "
+                        "'suppressed', never as zero. Intervals are 95%. Hover over any point "
                         "for its numerator and denominator.",
                         className="small text-muted mb-2",
                     ),

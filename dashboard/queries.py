@@ -3,11 +3,11 @@ aggregates of the warehouse's own bookkeeping (load history, rejected rows, comp
 
 Everything returned is aggregated: counts, proportions with their numerators and denominators,
 Kaplan-Meier tables, option lists from the dimension tables. No function here returns a row per
-person, episode or contact, so nothing record-level can reach the browser. Small counts are
-suppressed by the metric layer (threshold 5) and every count shown is rounded to the nearest 5, with
-rates and intervals computed from the rounded counts, including the exit-reason mix
-(`pipelines.metrics.compute_mix`). The Data page's bookkeeping counts (loads, rejected rows,
-completeness) are shown the same way, through `shown_counts`.
+person, episode or contact, so nothing record-level can reach the browser. Every count shown is
+perturbed by the metric layer (cell-key perturbation: no shown count is 1–4), with rates and intervals
+computed from the perturbed counts and rows suppressed where a perturbed complement is small, including
+the exit-reason mix (`pipelines.metrics.compute_mix`). The Data page's bookkeeping counts (loads,
+rejected rows, completeness) are perturbed the same way, through `shown_counts`.
 
 A `DashboardData` is made once per app and shared by its callbacks. Its cache holds aggregated
 tables keyed by the warehouse file's identity and the query, so it is the same for every user and a
@@ -33,15 +33,14 @@ import pandas as pd
 from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
 from dashboard.filters import FilterState, month_end
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
-from pipelines.stats import primary_suppress, round_to_base, xmr
+from pipelines.metrics.registry import UNIT_DIMENSION_VALUES
+from pipelines.stats import xmr
 from pipelines.warehouse import Warehouse, file_identity, open_warehouse
 
 log = logging.getLogger(__name__)
 
 AGE_BANDS = ("18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-64", "65+", "unknown")
 SUPPRESSION_THRESHOLD = 5
-#: Every count shown is rounded to a multiple of this (`pipelines.stats.round_to_base`).
-ROUNDING_BASE = 5
 #: How a count that is not shown reads in a table.
 SUPPRESSED = "suppressed"
 #: Months on an SPC chart (Making Data Count advises at least 15 points; two years shows seasonality).
@@ -60,19 +59,15 @@ class MetricInfo:
     unit: str = ""
 
 
-def shown_counts(counts: pd.Series) -> pd.Series:
+def shown_counts(data: DashboardData, counts: pd.Series, labels: Sequence[str]) -> pd.Series:
     """Counts as the dashboard shows them, for tables that are not metric results (the Data page):
-    1–4 suppressed (shown as ``SUPPRESSED``, never as a number) and every other count rounded to the
-    nearest 5, by `pipelines.stats.primary_suppress` and `pipelines.stats.round_to_base`, the same
-    rules the metric layer applies. Missing stays missing. Returns an object Series of ints, the text
-    ``SUPPRESSED`` and None, aligned with ``counts``."""
-    values = pd.to_numeric(counts, errors="coerce").astype(float)
-    hidden = primary_suppress(values.fillna(0).to_numpy(), threshold=SUPPRESSION_THRESHOLD)
-    disclosed = round_to_base(values.to_numpy(), ROUNDING_BASE)  # the one line a perturbation replaces
-    shown = [
-        None if np.isnan(value) else SUPPRESSED if small else int(value)
-        for value, small in zip(disclosed, hidden, strict=True)
-    ]
+    perturbed like every other count (`pipelines.metrics.labelled_counts`, each cell keyed by its label),
+    so no shown count is 1–4. Missing stays missing. Returns an object Series of ints and None, aligned
+    with ``counts``."""
+    from pipelines.metrics import labelled_counts
+
+    disclosed = labelled_counts(data.warehouse, counts.tolist(), labels)
+    shown = [None if np.isnan(value) else int(value) for value in disclosed]
     return pd.Series(shown, index=counts.index, dtype=object, name=counts.name)
 
 
@@ -225,7 +220,7 @@ class DashboardData:
         by: Sequence[str] = (),
         filters: dict[str, Sequence[str]] | None = None,
     ) -> pd.DataFrame:
-        """`pipelines.metrics.compute_metric` (suppressed, threshold 5, rounded to 5), cached."""
+        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached."""
         from pipelines.metrics import compute_metric
 
         filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
@@ -242,7 +237,6 @@ class DashboardData:
                 filters={k: list(v) for k, v in (filters or {}).items()} or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
-                rounding=ROUNDING_BASE,
             )
             log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
             return table
@@ -297,7 +291,6 @@ class DashboardData:
             filters=filters or None,
             suppress=True,
             threshold=SUPPRESSION_THRESHOLD,
-            rounding=ROUNDING_BASE,
         )
 
     def spc(
@@ -342,8 +335,8 @@ class DashboardData:
                 filters=state.metric_filters() or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
-                rounding=ROUNDING_BASE,
             )
+            mix = self._every_unit(mix, by, state)
             names = self.labels().get(by, {})
             mix = mix.rename(columns={by: "unit"})
             mix.insert(1, "label", [names.get(str(u), str(u).replace("_", " ")) for u in mix["unit"]])
@@ -351,6 +344,32 @@ class DashboardData:
             return mix[["unit", "label", "outcome_group", "count", "total", "share", "suppressed"]]
 
         return self.cached(key, compute).copy()  # type: ignore[union-attr]
+
+    def _every_unit(self, mix: pd.DataFrame, by: str, state: FilterState) -> pd.DataFrame:
+        """The mix with a row per category for every unit of ``by`` the filters allow, so a unit with no
+        discharges shows its zeros (what perturbation shows for 0, and often for 1–4) instead of being
+        absent, which would tell 0 from the rest."""
+        programmes = self.warehouse.sql(
+            "SELECT programme_id AS programme, provider_id AS provider, "
+            "area_code AS area, setting FROM stg_programmes"
+        )
+        for dimension in ("programme", "provider", "area", "setting"):
+            chosen = getattr(state, dimension)
+            if chosen:
+                programmes = programmes[programmes[dimension].isin(chosen)]
+        if by == "substance_group":
+            units = list(state.substance_group) or list(SUBSTANCE_GROUPS)
+        else:
+            units = sorted(programmes[by].dropna().unique().tolist())
+        categories = list(UNIT_DIMENSION_VALUES["outcome_group"])
+        missing = [u for u in units if u not in set(mix[by].astype(str))]
+        if not missing:
+            return mix
+        zeros = pd.DataFrame(
+            {by: [u for u in missing for _ in categories], "outcome_group": categories * len(missing)}
+        )
+        zeros = zeros.assign(count=0, total=0, share=np.nan, suppressed=False)
+        return pd.concat([mix, zeros], ignore_index=True)
 
     # -- the Data page -------------------------------------------------------------------------------
 
@@ -376,11 +395,12 @@ class DashboardData:
         history = self.cached(("load_history",), compute).copy()  # type: ignore[union-attr]
         for column in ("rows_loaded", "rows_rejected"):
             if column in history:
-                history[column] = shown_counts(history[column])
+                labels = [f"load {load} {column}" for load in history["load_id"]]
+                history[column] = shown_counts(self, history[column], labels)
         return history
 
     def latest_load_by_table(self) -> pd.DataFrame:
-        """The latest load's rows per table: read, loaded, rejected, and rows now held (counts only)."""
+        """The latest load's rows per table: read, loaded, rejected, and rows now held (as `shown_counts`)."""
 
         def compute() -> pd.DataFrame:
             held = self.table_rows()
@@ -400,7 +420,12 @@ class DashboardData:
                 )
             return pd.DataFrame(rows)
 
-        return self.cached(("latest_load_by_table",), compute).copy()  # type: ignore[union-attr]
+        table = self.cached(("latest_load_by_table",), compute).copy()  # type: ignore[union-attr]
+        for column in ("rows read", "loaded", "rejected", "rows held now"):
+            table[column] = shown_counts(
+                self, table[column], [f"latest load {t} {column}" for t in table["table"]]
+            )
+        return table
 
     def _columns(self, table: str) -> set[str]:
         return set(
@@ -424,7 +449,10 @@ class DashboardData:
             )
 
         rejected = self.cached(("rejected",), compute).copy()  # type: ignore[union-attr]
-        rejected["rows"] = shown_counts(rejected["rows"])
+        labels = [
+            f"quarantine {t} {c} {r}" for t, c, r in rejected[["table", "column", "rule"]].itertuples(False)
+        ]
+        rejected["rows"] = shown_counts(self, rejected["rows"], labels)
         return rejected
 
     def completeness(self) -> pd.DataFrame:
@@ -457,7 +485,14 @@ class DashboardData:
 
         exact: pd.DataFrame = self.cached(("completeness",), compute)  # type: ignore[assignment]
         shown = exact.copy()
-        shown["rows"], shown["filled"] = shown_counts(exact["rows"]), shown_counts(exact["filled"])
+        cells = [f"{t} {c}" for t, c in exact[["table", "column"]].itertuples(index=False)]
+        shown["rows"] = shown_counts(self, exact["rows"], [f"rows {t}" for t in exact["table"]])
+        filled = shown_counts(self, exact["filled"], [f"filled {cell}" for cell in cells])
+        # Each count has its own noise: more filled values than rows is shown as every row filled.
+        shown["filled"] = [
+            min(f, r) if isinstance(f, int) and isinstance(r, int) else f
+            for f, r in zip(filled, shown["rows"], strict=True)
+        ]
         numbers = [
             f / r if isinstance(r, int) and isinstance(f, int) and r > 0 else np.nan
             for r, f in zip(shown["rows"], shown["filled"], strict=True)

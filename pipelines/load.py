@@ -87,6 +87,7 @@ from pipelines.checks import (
 )
 from pipelines.contract import CONTRACT_VERSION, TABLE_ORDER, TABLES
 from pipelines.progress import Progress, pause_point
+from pipelines.record_keys import KEY_COLUMN, KEYED_TABLES, ensure_key_columns, ensure_salt, key_expression
 from pipelines.sources import (
     ExtractError,
     ExtractFolder,
@@ -347,7 +348,9 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOAD_HISTORY_SQL)
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, salt: str) -> None:
+    """Replace the rows with these keys and insert the new ones, each with its record key
+    (`pipelines.record_keys`), computed as it is inserted."""
     if rows.num_rows == 0:
         return
     key = TABLES[table].key
@@ -357,7 +360,13 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
     try:
         if con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0]:
             con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _incoming)")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+        if table in KEYED_TABLES:
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT *, {key_expression(key)} AS {KEY_COLUMN} FROM _incoming",
+                {"salt": salt},
+            ).fetchall()
+        else:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
     finally:
         con.unregister("_incoming")
 
@@ -372,14 +381,15 @@ class _Writer:
     tables the writer has not been given yet, so they see what they would see one after the other.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, salt: str) -> None:
         self._cursor = con.cursor()
+        self._salt = salt
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-writer")
         self._writes: dict[str, Future[None]] = {}
 
     def submit(self, table: str, rows: pa.Table) -> None:
         """Queue `rows` for upserting into `table`."""
-        self._writes[table] = self._thread.submit(_upsert, self._cursor, table, rows)
+        self._writes[table] = self._thread.submit(_upsert, self._cursor, table, rows, self._salt)
 
     def wait(self, table: str) -> None:
         """Block until `table` is written; raise what its write raised."""
@@ -519,9 +529,11 @@ def load_extracts(
                 con = duckdb.connect(str(temp))
                 con.execute("SET preserve_insertion_order = false")
                 _ensure_tables(con)
+                ensure_key_columns(con)  # and keys for rows loaded before keys existed
+                salt = ensure_salt(con)
                 progress.done()
 
-                writer = _Writer(con)
+                writer = _Writer(con, salt)
                 try:
                     checked = validate_extracts(con, folders, progress, writer.submit)
                     failures = checked.failures

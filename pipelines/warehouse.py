@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.stats.suppression import DEFAULT_ROUNDING, DEFAULT_THRESHOLD
+from pipelines.stats.suppression import DEFAULT_THRESHOLD
 
 DEFAULT_DB = Path("rosc.duckdb")
 
@@ -119,13 +119,32 @@ class Warehouse:
         """Run a parameterised query and return a pandas DataFrame."""
         return self.cursor().execute(query, params or []).df()
 
-    def metric(self, name: str, start, end, *, as_of=None, by=None, filters=None, suppress: bool = True,
-               threshold: int = DEFAULT_THRESHOLD, rounding: int | None = DEFAULT_ROUNDING):
+    def metric(
+        self,
+        name: str,
+        start,
+        end,
+        *,
+        as_of=None,
+        by=None,
+        filters=None,
+        suppress: bool = True,
+        threshold: int = DEFAULT_THRESHOLD,
+    ):
         """A metric of METRICS.md for [start, end]; see `pipelines.metrics.compute_metric`."""
         from pipelines.metrics.api import compute_metric
 
-        return compute_metric(self, name, start, end, as_of=as_of, by=by, filters=filters,
-                              suppress=suppress, threshold=threshold, rounding=rounding)
+        return compute_metric(
+            self,
+            name,
+            start,
+            end,
+            as_of=as_of,
+            by=by,
+            filters=filters,
+            suppress=suppress,
+            threshold=threshold,
+        )
 
     def tables(self) -> list[str]:
         return [r[0] for r in self.cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()]

@@ -133,6 +133,13 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.fixture(autouse=True)
+def one_record_key_salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every warehouse of these tests gets the same record-key salt, as a deployment that rebuilds its
+    warehouses sets ROSC_RECORD_KEY_SALT, so warehouses built from the same rows compare equal."""
+    monkeypatch.setenv("ROSC_RECORD_KEY_SALT", "the-loader-tests-use-one-salt-for-every-warehouse")
+
+
 def load_extracts(*args, **kwargs):
     """The loader with the rejection threshold off: these small extracts test quarantine row by row
     (one bad row of four is 25%); the threshold's own tests call `load.load_extracts`."""
@@ -538,10 +545,10 @@ def test_a_failed_write_stops_the_load_and_keeps_the_old_warehouse(
     before = sha256(db)
     upsert = load._upsert
 
-    def upsert_failing_on_people(con, table, rows) -> None:
+    def upsert_failing_on_people(con, table, rows, salt) -> None:
         if table == "people":
             raise duckdb.IOException("disk full")
-        upsert(con, table, rows)
+        upsert(con, table, rows, salt)
 
     monkeypatch.setattr(load, "_upsert", upsert_failing_on_people)
     with pytest.raises(duckdb.IOException, match="disk full"):

@@ -136,8 +136,9 @@ def km_chart(name: str, metric: str, title: str, by_control: str, survival_label
         table=table,
         figure=figure,
         controls=((by_control, "value"),),
-        note="Kaplan–Meier estimate with 95% band, in 28-day steps from counts rounded to 5; the tail "
-        "where fewer than 5 remain at risk is suppressed.",
+        note="Kaplan–Meier estimate with 95% band, in 28-day steps from perturbed numbers at risk and "
+        "events; the tail from the first step with fewer than 10 at risk is cut, and groups with fewer "
+        "than 20 at the start are not drawn.",
     )
 
 

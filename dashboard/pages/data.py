@@ -121,8 +121,9 @@ def layout(data: DashboardData, **_: Any) -> Any:
                     _card(
                         "Metric definitions",
                         html_table(definitions_table(data), ids.DATA_DEFINITIONS),
-                        note="As in METRICS.md. Counts of 1–4 are suppressed everywhere in the "
-                        "dashboard and its downloads, and all other counts are rounded to the nearest 5.",
+                        note="Every count in the dashboard and its downloads is perturbed "
+                        "(cell-key perturbation), so no count of 1–4 is shown; means and medians are "
+                        "shown only for 10 or more records, rounded.",
                     )
                 ]
             ),

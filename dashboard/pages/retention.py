@@ -81,8 +81,8 @@ CHARTS: dict[str, Chart] = {
             "How episodes ended, by programme (discharges in the period)",
             exit_mix_table,
             exit_mix_figure,
-            note="Share of discharges in each outcome group. Cells of 1–4 discharges are suppressed, with "
-            "enough others that none can be worked out; other counts are rounded to the nearest 5.",
+            note="Share of discharges in each outcome group, every group shown (empty ones as 0). "
+            "Counts are perturbed (a shown 0 stands for 0 to 7); shares are of the perturbed totals.",
         ),
     )
 }

@@ -11,9 +11,10 @@ Conventions where METRICS.md is silent are listed in `CONVENTIONS` (and the READ
 from __future__ import annotations
 
 import calendar
+import hashlib
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -22,14 +23,15 @@ import pandas as pd
 
 from pipelines.contract import TABLE_ORDER
 from pipelines.metrics.query import build_metric_query, validate_breakdown, validate_filters
-from pipelines.metrics.registry import METRICS, Metric, get_metric
+from pipelines.metrics.registry import METRICS, UNIT_DIMENSION_VALUES, Metric, get_metric
+from pipelines.record_keys import read_salt
 from pipelines.stats import (
-    DEFAULT_ROUNDING,
+    DEFAULT_THRESHOLD,
     KM_COLUMNS,
     Z95,
     kaplan_meier_from_counts,
+    perturb,
     primary_suppress,
-    round_to_base,
     survival_from_risk_sets,
     wilson_interval,
 )
@@ -38,8 +40,8 @@ from pipelines.warehouse import LOAD_HISTORY_TABLE, Warehouse, file_identity
 
 DateLike = date | datetime | str | pd.Timestamp
 
-RESULT_COLUMNS = ["numerator", "denominator", "value", "ci_low", "ci_high", "suppressed"]
-KM_RESULT_COLUMNS = [*KM_COLUMNS, "suppressed"]
+RESULT_COLUMNS = ["numerator", "denominator", "value", "ci_low", "ci_high", "suppressed", "suppressed_reason"]
+KM_RESULT_COLUMNS = [*KM_COLUMNS, "suppressed", "suppressed_reason"]
 
 CONVENTIONS = """\
 - Breakdown cells: each cell is the metric computed with the cell's values as filters. For people-based
@@ -66,30 +68,43 @@ CONVENTIONS = """\
   (Campbell & Gardner 1988, ranks round(n/2 − z√n/2) and round(1 + n/2 + z√n/2); missing when a rank
   falls outside 1…n).
 - Time to event: discharges or referrals after as_of count as not yet happened (censored at as_of).
-- Disclosure control: a row is suppressed when its numerator, denominator or denominator − numerator is
-  1…threshold−1 (count metrics: the count; continuous: the number of records; peer_minutes_share: the
-  contacts behind the minutes). Breakdowns then get secondary suppression (stats.suppress_table) with the
-  overall total treated as published; with 3+ breakdown columns the table is treated as two-way (first
-  column × the rest combined). Kaplan–Meier rows with n_at_risk 1…threshold−1 are suppressed (all counts
-  and estimates blanked, t kept), which hides the tail of each curve and any group smaller than the
-  threshold.
-- Rounding: with suppression on, every count shown (numerators, denominators, numbers of records,
-  Kaplan–Meier numbers at risk, events and censored) is rounded to the nearest multiple of `rounding`
-  (5; halves up), after suppression is decided on the true counts. Proportions and their Wilson
-  intervals, and the interval of a mean, are computed from the rounded counts, so the shown rate is
-  the shown numerator over the shown denominator; a mean's sum of values is not shown (with the mean it
-  would give the exact count). Means and medians are of the true records. Kaplan–Meier tables are put
-  on a 28-day grid (t = 0, 28, 56, ...: an exit on days 1–28 counts at 28) with each row's number at
-  risk rounded and its events and censored taken from rounded running totals, and the survival and
-  band are computed from those counts. Rounding is what stops differencing: two outputs one filter
-  apart (or one day apart) no longer differ by exactly the small count between them
-  (`pipelines.stats.round_to_base`).
+- Disclosure control (shared outputs, the default): every count shown (numerators, denominators, numbers
+  of records, sums of minutes, Kaplan–Meier numbers at risk and events) is perturbed by the cell-key
+  method (`pipelines.stats.perturbation`): the count plus the noise the perturbation table gives for its
+  cell key, the sum of its records' keys (people's keys for people-based counts, the records' own
+  otherwise) modulo 256. The same records always get the same noise, however they are asked for; no
+  shown count is 1–4 (a true 1–4 shows as 0 or 5); a count of 8 or more moves by at most 3. Rates and
+  their Wilson intervals are computed from the perturbed counts (a perturbed numerator above its
+  perturbed denominator is taken as the denominator). Then every decision is made on the perturbed
+  counts, never the true ones, so what is hidden says nothing either: a row is suppressed when its
+  perturbed numerator, denominator or denominator − numerator is 1…threshold−1 (in practice only a
+  complement can be; peer_minutes_share: the contacts behind the minutes), and breakdowns get secondary
+  suppression (stats.suppress_table) with the overall total treated as published; with 3+ breakdown
+  columns the table is treated as two-way (first column × the rest combined). The column
+  ``suppressed_reason`` says why a row is hidden ("small count", "protects another cell", "fewer than
+  10 records", "tail of the curve").
+- Means and medians are shown only where the perturbed number of records is at least
+  `MIN_RECORDS_FOR_AVERAGE` (10): a mean and its standard deviation rounded to 1 decimal, a median to a
+  whole number, and the mean's interval computed from the rounded mean and standard deviation and the
+  perturbed n, so no whole-number constraint (mean × n, (n − 1)·sd² + n·mean²) gives n away; the sum of
+  the values is never shown.
+- Kaplan–Meier tables (shared): times are put on a 28-day grid (t = 0, 28, 56, ...: an exit on days
+  1–28 counts at 28) running to the longest time in the table for every group, so a row exists whether
+  or not anyone left; each row's number at risk and its events so far are perturbed as cells of their
+  own (the people at risk at t, the people who had the event by t), a step's events are the rise of the
+  events so far (so noise does not add up along the curve), and the survival and band come from those.
+  A shared table shows the numbers at risk and the curve; its events and censored columns are empty (a
+  difference of two perturbed counts could read as a 1–4 nobody had). The tail is cut from the first row with
+  fewer than `MIN_AT_RISK` (10) perturbed at risk, and in a breakdown a group with fewer than
+  `MIN_CURVE_GROUP` (20) perturbed at the start is left out, rows and all, as an empty group is, so the
+  shown curves never add up to another shown curve with a small one among them, and a small group is
+  never told from an empty one.
 - Two-way breakdowns (and 3+, as first column × the observed combinations of the rest) are completed to
   the full grid of the categories they show, with or without suppression: an empty combination is a row
   with zero counts and a missing value (0/0; a count metric shows 0). Zeros are not disclosive, and
   without them secondary suppression would treat a category's lone cell as pinned by its total.
 - Every result's DataFrame.attrs holds metric, start, end, as_of, by, filters, suppressed_threshold and
-  rounded_to.
+  disclosure ("perturbation" for shared outputs, None for exact counts).
 - peer_support (with_peer_support / without_peer_support) is a breakdown and filter of retention_12wk,
   early_unplanned_exit and time_in_treatment (episodes: the person had ≥1 attended peer contact, in any
   programme or none, dated on days 0–27 of the episode, i.e. start_date ≤ contact_date < start_date + 28
@@ -150,10 +165,11 @@ def extract_dates(source: object) -> tuple[date, date]:
         if cached is not None:
             return cached
     cursor = _cursor(source)
-    first, as_of = cursor.execute("SELECT first_date, as_of FROM extract_dates").fetchone() or (None, None)
+    rows = cursor.execute("SELECT first_date, as_of FROM extract_dates").fetchall()
+    first, as_of = rows[0] if rows else (None, None)
     if as_of is None:
         try:
-            loaded = cursor.execute(f"SELECT max(as_of) FROM {LOAD_HISTORY_TABLE}").fetchone()
+            loaded = cursor.execute(f"SELECT max(as_of) FROM {LOAD_HISTORY_TABLE}").fetchall()[0]
         except duckdb.CatalogException:
             loaded = None
         if loaded is None or loaded[0] is None:
@@ -232,8 +248,7 @@ def compute_metric(
     by: Iterable[str] | str | None = None,
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
-    threshold: int = 5,
-    rounding: int | None = DEFAULT_ROUNDING,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
     """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
 
@@ -253,16 +268,17 @@ def compute_metric(
     combination is a row with zero counts (value missing where it is 0/0), so secondary suppression
     sees the zeros a reader can infer anyway and does not treat a lone cell as pinned by its total.
 
-    With ``suppress`` (the default) small counts are suppressed for sharing and the counts shown are
-    rounded to ``rounding`` (5; None or 1 for exact counts), with proportions and intervals computed
-    from the rounded counts: see `CONVENTIONS`. For
-    survival metrics a suppressed row (n_at_risk 1…threshold−1, i.e. the tail of each curve) keeps its
-    breakdown columns and ``t`` and shows every count and estimate as missing; rows are never dropped, so
-    a survival_at-style lookup past the last visible row finds a missing value, not the last survival.
+    With ``suppress`` (the default: safe to share) every count shown is perturbed by the cell-key
+    method and small perturbed counts are suppressed, with proportions and intervals computed from the
+    perturbed counts: see `CONVENTIONS`. ``suppress=False`` gives the exact counts, for analysts with
+    record-level access. For survival metrics a suppressed row (the tail of each curve) keeps its
+    breakdown columns and ``t`` and shows every count and estimate as missing, so a survival_at-style
+    lookup past the last visible row finds a missing value, not the last survival; a small group is left
+    out, as an empty one is.
 
     The frame's ``attrs`` carry its context: ``metric``, ``start``, ``end``, ``as_of`` (dates), ``by``
     (list), ``filters`` ({dimension: [values]}), ``suppressed_threshold`` (the threshold, or None
-    without suppression) and ``rounded_to`` (the rounding base, or None).
+    without suppression) and ``disclosure`` ("perturbation", or None for exact counts).
     """
     metric = get_metric(name)
     cursor = _cursor(source)
@@ -281,9 +297,7 @@ def compute_metric(
         **{f"filter_{d}": v for d, v in allowed.items()},
     }
     counts = cursor.execute(query.sql, query.parameters(values)).df()
-    result = finish_metric(
-        metric, counts, list(by_columns), suppress=suppress, threshold=threshold, rounding=rounding
-    )
+    result = finish_metric(metric, counts, list(by_columns), suppress=suppress, threshold=threshold)
     result.attrs = result_context(
         name,
         start_date,
@@ -292,7 +306,7 @@ def compute_metric(
         list(by_columns),
         allowed,
         threshold if suppress else None,
-        _rounding_of(suppress, rounding),
+        _disclosure_of(suppress),
     )
     return result
 
@@ -308,8 +322,7 @@ def compute_mix(
     as_of: DateLike | None = None,
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
-    threshold: int = 5,
-    rounding: int | None = DEFAULT_ROUNDING,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
     """The distribution of a count metric over the categories of ``part`` within each cell of ``by``.
 
@@ -328,8 +341,9 @@ def compute_mix(
     by_columns = list(validate_breakdown(by))
     if part in by_columns:
         raise ValueError(f"{part!r} is both the part and a breakdown column")
-    options = dict(as_of=as_of, filters=filters, suppress=suppress, threshold=threshold, rounding=rounding)
+    options = dict(as_of=as_of, filters=filters, suppress=suppress, threshold=threshold)
     counts = compute_metric(source, name, start, end, by=[*by_columns, part], **options)
+    counts = _every_category(counts, by_columns, part, suppress)
     totals = compute_metric(source, name, start, end, by=by_columns or None, **options)
     table = counts[[*by_columns, part]].copy()
     table["count"] = counts["numerator"]
@@ -348,6 +362,27 @@ def compute_mix(
     return table
 
 
+def _every_category(counts: pd.DataFrame, by: list[str], part: str, suppress: bool) -> pd.DataFrame:
+    """A mix's counts with a row for every category of ``part`` in each ``by`` cell: a category nobody
+    fell into shows as a count of 0, so an empty category is never told apart by a missing row."""
+    categories = UNIT_DIMENSION_VALUES.get(part)
+    if categories is None or len(counts) == 0 and not by:
+        return counts
+    cells = counts[by].drop_duplicates() if by else pd.DataFrame(index=[0])
+    grid = cells.merge(pd.DataFrame({part: list(categories)}), how="cross")
+    full = grid.merge(counts, on=[*by, part], how="left")
+    for column in ("numerator", "value"):
+        full[column] = full[column].astype("Float64").fillna(0)
+    full["numerator"] = full["numerator"].astype("Int64")
+    full["suppressed"] = full["suppressed"].astype("boolean").fillna(False).astype(bool)
+    order = {c: i for i, c in enumerate(categories)}
+    full = full.sort_values(
+        [*by, part], key=lambda col: col.map(order) if col.name == part else col, kind="stable"
+    )
+    full.attrs = counts.attrs
+    return full.reset_index(drop=True)
+
+
 def result_context(
     name: str,
     start: date,
@@ -356,10 +391,10 @@ def result_context(
     by: list[str],
     filters: Mapping[str, list[str]],
     threshold: int | None,
-    rounded_to: int | None = None,
+    disclosure: str | None = None,
 ) -> dict[str, object]:
     """The ``attrs`` of a metric result: what was asked, as at when, the suppression threshold and the
-    base the shown counts are rounded to (None when not rounded)."""
+    disclosure control applied ("perturbation", or None for exact counts)."""
     return {
         "metric": name,
         "start": start,
@@ -368,17 +403,23 @@ def result_context(
         "by": list(by),
         "filters": {dimension: list(values) for dimension, values in filters.items()},
         "suppressed_threshold": threshold,
-        "rounded_to": rounded_to,
+        "disclosure": disclosure,
     }
 
 
-def _rounding_of(suppress: bool, rounding: int | None) -> int | None:
-    """The base shown counts are rounded to, or None when they are exact."""
-    return rounding if suppress and rounding is not None and rounding > 1 else None
+def _disclosure_of(suppress: bool) -> str | None:
+    """What was done to the counts shown: "perturbation" for shared outputs, None for exact counts."""
+    return "perturbation" if suppress else None
 
 
-#: Count columns a metric's SQL may return; an empty breakdown cell has 0 in each.
+#: Count columns a metric's SQL may return, and beside each the sum of its records' keys; an empty
+#: breakdown cell has 0 in each.
 _COUNT_COLUMNS = ("numerator", "denominator", "numerator_records", "denominator_records")
+_COUNT_COLUMNS = (*_COUNT_COLUMNS, *(f"{c}_key" for c in _COUNT_COLUMNS))
+#: Means and medians are shown only where the perturbed number of records is at least this.
+MIN_RECORDS_FOR_AVERAGE = 10
+#: Decimal places of a shown mean and of the standard deviation its interval is computed from.
+MEAN_DECIMALS = 1
 
 
 def complete_breakdown(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -415,26 +456,37 @@ def finish_metric(
     by: list[str],
     *,
     suppress: bool = True,
-    threshold: int = 5,
-    rounding: int | None = DEFAULT_ROUNDING,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
     """Turn the SQL counts into the published table: values, intervals and disclosure control.
 
-    Suppression is decided on the true counts. With ``suppress`` the counts shown are then rounded to
-    ``rounding`` and every statistic shown is computed from the rounded counts (a proportion and its
-    Wilson interval, a mean's interval), so nothing shown says more than the rounded counts do.
+    With ``suppress`` every count is perturbed first (`pipelines.stats.perturb`, by the sums of record keys
+    the SQL gives beside each count), and everything after (the statistics shown, which rows are
+    suppressed, and why) is decided on the perturbed counts alone: see `CONVENTIONS`. Without, the exact
+    counts are used and nothing is hidden.
     """
     if metric.statistic == "kaplan_meier":
-        return _finish_survival(counts, by, suppress=suppress, threshold=threshold, rounding=rounding)
+        return _finish_survival(counts, by, suppress=suppress, threshold=threshold)
     counts = complete_breakdown(counts, by)
     rows = len(counts)
     missing = np.full(rows, np.nan)
-    rounded = _rounding_of(suppress, rounding) is not None
+    shown_counts = counts.copy()
+    if suppress:
+        for column in _COUNT_COLUMNS[:4]:
+            if column in counts and f"{column}_key" in counts:
+                shown_counts[column] = perturb(counts[column], counts[f"{column}_key"])
+    for numerator, denominator in (
+        ("numerator", "denominator"),
+        ("numerator_records", "denominator_records"),
+    ):
+        if suppress and metric.statistic == "proportion" and numerator in shown_counts:
+            # Each count has its own noise: a numerator above its denominator is taken as the denominator.
+            shown_counts[numerator] = np.minimum(shown_counts[numerator], shown_counts[denominator])
 
     def shown(column: str) -> np.ndarray:
-        values = counts[column].to_numpy(dtype=float)
-        return round_to_base(values, rounding) if rounded else values
+        return shown_counts[column].to_numpy(dtype=float)
 
+    reasons = np.full(rows, None, dtype=object)
     if metric.statistic == "proportion":
         numerator, denominator = shown("numerator"), shown("denominator")
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -445,27 +497,38 @@ def finish_metric(
         numerator = shown("numerator")
         denominator, value, ci_low, ci_high = missing, numerator, missing, missing
         count_cols, pairs = ["numerator"], []
-    elif metric.statistic == "mean":
-        denominator = shown("denominator")
-        # The sum of values with the mean would give the exact number of records: not shown when rounded.
-        numerator = missing if rounded else counts["numerator"].to_numpy(dtype=float)
-        value = counts["value"].to_numpy(dtype=float)
-        sd = counts["sd"].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            half = np.where(denominator >= 2, Z95 * sd / np.sqrt(np.maximum(denominator, 1)), np.nan)
-        ci_low, ci_high = value - half, value + half
-        count_cols, pairs = ["denominator"], []
-    else:  # median: the interval comes from the SQL's order statistics
-        numerator = missing
+    else:  # mean or median: shown only with enough records, at a stated precision
         denominator = shown("denominator")
         value = counts["value"].to_numpy(dtype=float)
-        ci_low = counts["ci_low"].to_numpy(dtype=float)
-        ci_high = counts["ci_high"].to_numpy(dtype=float)
+        if metric.statistic == "mean":
+            # The sum of values with the mean would give the number of records: never shown when shared.
+            numerator = missing if suppress else counts["numerator"].to_numpy(dtype=float)
+            sd = counts["sd"].to_numpy(dtype=float)
+            if suppress:
+                value, sd = np.round(value, MEAN_DECIMALS), np.round(sd, MEAN_DECIMALS)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                half = np.where(denominator >= 2, Z95 * sd / np.sqrt(np.maximum(denominator, 1)), np.nan)
+            ci_low, ci_high = value - half, value + half
+        else:  # median: the interval comes from the SQL's order statistics
+            numerator = missing
+            ci_low = counts["ci_low"].to_numpy(dtype=float)
+            ci_high = counts["ci_high"].to_numpy(dtype=float)
+            if suppress:
+                value, ci_low, ci_high = np.round(value), np.floor(ci_low), np.ceil(ci_high)
         count_cols, pairs = ["denominator"], []
+        if suppress:
+            reasons[denominator < MIN_RECORDS_FOR_AVERAGE] = "fewer than 10 records"
 
-    mask = (
-        suppression_mask(counts, by, count_cols, pairs, threshold) if suppress else np.zeros(rows, dtype=bool)
-    )
+    if suppress:
+        primary = primary_suppress(
+            shown(count_cols[0]), shown(count_cols[1]) if len(count_cols) > 1 else None, threshold=threshold
+        )
+        mask = suppression_mask(shown_counts, by, count_cols, pairs, threshold)
+        reasons[primary & (reasons == None)] = "small count"  # noqa: E711 - an object array
+        reasons[mask & ~primary & (reasons == None)] = "protects another cell"  # noqa: E711
+        mask = mask | (reasons != None)  # noqa: E711
+    else:
+        mask = np.zeros(rows, dtype=bool)
     # The published frame is built once: suppressed rows blanked (NaN, never 0) as `apply_suppression`
     # does, counts as nullable integers.
     columns: dict[str, object] = {column: counts[column].reset_index(drop=True) for column in by}
@@ -480,6 +543,7 @@ def finish_metric(
         array = np.where(mask, np.nan, array) if blank else np.array(array, dtype=float)
         columns[column] = pd.array(np.round(array), dtype="Int64") if column in _INTEGER else array
     columns["suppressed"] = np.array(mask, dtype=bool)
+    columns["suppressed_reason"] = pd.Series(np.where(mask, reasons, None), dtype=object)
     return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
 
 
@@ -521,60 +585,106 @@ def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return kaplan_meier_from_counts(counts, Z95, by=by)
 
 
-#: With rounding, shared Kaplan–Meier tables are on a grid of this many days (see `_finish_survival`).
+#: Shared Kaplan–Meier tables are on a grid of this many days (see `_finish_survival`).
 SURVIVAL_GRID_DAYS = 28
+#: A shared curve's tail is cut from the first grid row with fewer than this many perturbed at risk.
+MIN_AT_RISK = 10
+#: In a shared breakdown, a group with fewer than this many perturbed at risk at t = 0 is not drawn.
+MIN_CURVE_GROUP = 20
+_SURVIVAL_COUNTS = ("events", "censored", "events_key", "censored_key")
 
 
-def _finish_survival(
-    counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int, rounding: int | None
-) -> pd.DataFrame:
+def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int) -> pd.DataFrame:
     """The published Kaplan–Meier tables.
 
-    Without rounding: the estimate at every event or censoring time, with rows of 1…threshold−1 at risk
-    suppressed. With rounding (shared outputs) the exact curve would give the counts away (its first
-    step is 1 − d/n), so times are grouped into 28-day intervals (t = the interval's last day: 0, 28,
-    56, ...; an event in days 1–28 counts at 28), each interval's number at risk is rounded, its events
-    and censored are the differences of their rounded running totals (so the errors do not add up along
-    the curve), and the survival and its band are computed from those rounded counts
-    (`stats.survival_from_risk_sets`); rows with 1…threshold−1 truly at risk are suppressed as before.
+    Without ``suppress``: the exact estimate at every event or censoring time. Shared (``suppress``):
+    the exact curve would give its counts away (its first step is 1 − d/n), so, as `CONVENTIONS` says,
+    times are put on a 28-day grid running to the table's longest time for every group; at each grid
+    time t the number at risk (everyone whose time is ≥ t) and the events so far (everyone who had the
+    event by t) are perturbed as cells of their own, a step's events are the rise of the events so far,
+    the survival and its band come from those (`stats.survival_from_risk_sets`), and the tail (from the
+    first row under `MIN_AT_RISK`) is suppressed; a group under `MIN_CURVE_GROUP` at t = 0 is left out,
+    rows and all, as an empty group is.
+    The events and censored of a step are not shown (missing): as differences of perturbed counts they
+    could read as a count of 1–4 that nobody had. ``threshold`` is not used: no perturbed count is
+    1–4, and the tail rule is stricter.
     """
-    rounded = _rounding_of(suppress, rounding) is not None
-    if rounded and len(counts):
-        counts = counts.assign(
-            t=(np.ceil(counts["t"].to_numpy(dtype=float) / SURVIVAL_GRID_DAYS) * SURVIVAL_GRID_DAYS).astype(
-                "int64"
-            )
+    if not suppress:
+        result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
+        return _survival_frame(result, by, np.zeros(len(result), dtype=bool), np.full(len(result), None))
+    if len(counts) == 0:
+        return pd.DataFrame(columns=[*by, *KM_RESULT_COLUMNS])
+    step = SURVIVAL_GRID_DAYS
+    gridded = counts.assign(t=(np.ceil(counts["t"].to_numpy(dtype=float) / step) * step).astype("int64"))
+    per_step = (
+        gridded.groupby([*by, "t"], dropna=False, sort=False)[list(_SURVIVAL_COUNTS)].sum().reset_index()
+    )
+    times = pd.DataFrame({"t": np.arange(0, int(per_step["t"].max()) + step, step, dtype="int64")})
+    groups = per_step[by].drop_duplicates() if by else pd.DataFrame(index=[0])
+    grid = groups.merge(times, how="cross").merge(per_step, on=[*by, "t"], how="left")
+    grid[list(_SURVIVAL_COUNTS)] = grid[list(_SURVIVAL_COUNTS)].fillna(0).astype("int64")
+    grid = grid.sort_values([*by, "t"], kind="stable", na_position="last").reset_index(drop=True)
+    curve = grid.groupby(by, sort=False, dropna=False).ngroup().to_numpy() if by else np.zeros(len(grid), int)
+
+    def from_here_on(
+        values: np.ndarray,
+    ) -> np.ndarray:  # the sum over this row and the later ones of its curve
+        return pd.Series(values[::-1]).groupby(curve[::-1]).cumsum().to_numpy()[::-1]
+
+    leaving = grid["events"].to_numpy() + grid["censored"].to_numpy()
+    at_risk = from_here_on(leaving)
+    at_risk_key = from_here_on(grid["events_key"].to_numpy() + grid["censored_key"].to_numpy())
+    n_shown = perturb(at_risk, at_risk_key)
+
+    # Events as the steps of their perturbed running total (everyone who had the event by t, a cell of
+    # its own), kept from falling: the noise of one step is not added to the next, so the curve stays
+    # within a few events of the truth however long it runs.
+    def so_far(values: np.ndarray) -> np.ndarray:
+        return pd.Series(values).groupby(curve).cumsum().to_numpy()
+
+    running = perturb(so_far(grid["events"].to_numpy()), so_far(grid["events_key"].to_numpy()))
+    running = pd.Series(running).groupby(curve).cummax().to_numpy()
+    steps = running - pd.Series(running).groupby(curve).shift(1).fillna(0).to_numpy()
+    events = np.minimum(steps, n_shown)
+    survival, ci_low, ci_high = survival_from_risk_sets(n_shown, events, curve, Z95)
+
+    reasons = np.full(len(grid), None, dtype=object)
+    below = pd.Series(n_shown < MIN_AT_RISK).groupby(curve).cummax().to_numpy(dtype=bool)
+    reasons[below] = "tail of the curve"
+    small = np.zeros(len(grid), dtype=bool)
+    if by:
+        start = (
+            pd.Series(np.where(grid["t"].to_numpy() == 0, n_shown, np.nan)).groupby(curve).transform("max")
         )
-    result = kaplan_meier_by_group(counts, by).reset_index(drop=True)
-    if suppress and len(result):
-        mask = primary_suppress(result["n_at_risk"].to_numpy(dtype=float), None, threshold=threshold)
-    else:
-        mask = np.zeros(len(result), dtype=bool)
-    if rounded and len(result):
-        curve = result.groupby(by, sort=False, dropna=False).ngroup() if by else pd.Series(0, result.index)
-        groups = curve.to_numpy()
-        shown = {"n_at_risk": round_to_base(result["n_at_risk"].to_numpy(dtype=float), rounding)}
-        for column in ("events", "censored"):
-            # Rounded as running totals within each curve, so rounding errors do not add up along it.
-            running = pd.Series(round_to_base(result[column].groupby(groups).cumsum().to_numpy(), rounding))
-            shown[column] = (running - running.groupby(groups).shift(1).fillna(0)).to_numpy()
-        events = np.minimum(shown["events"], shown["n_at_risk"])
-        survival, ci_low, ci_high = survival_from_risk_sets(shown["n_at_risk"], events, groups, Z95)
-        result = result.assign(**shown, survival=survival, ci_low=ci_low, ci_high=ci_high)
-    # Built once, as `apply_suppression` then rounding the counts to nullable integers would give.
-    columns: dict[str, object] = {column: result[column] for column in [*by, "t"]}
+        small = start.to_numpy() < MIN_CURVE_GROUP
+    # A step's events and censored are differences of perturbed counts, which could read as a 1–4 that
+    # no one counted: a shared table shows the numbers at risk and the curve, not the steps.
+    result = grid[[*by, "t"]].assign(
+        n_at_risk=n_shown, events=np.nan, censored=np.nan, survival=survival, ci_low=ci_low, ci_high=ci_high
+    )
+    # A small group is left out altogether, as a group with nobody in it is: a suppressed curve under
+    # its name would say it holds someone.
+    keep = ~small
+    hidden = reasons != None  # noqa: E711 - an object array
+    return _survival_frame(result[keep].reset_index(drop=True), by, hidden[keep], reasons[keep])
+
+
+def _survival_frame(
+    result: pd.DataFrame, by: list[str], mask: np.ndarray, reasons: np.ndarray
+) -> pd.DataFrame:
+    """The published Kaplan–Meier frame: suppressed rows keep their breakdown columns and t, counts are
+    nullable integers (missing where suppressed), estimates floats."""
+    columns: dict[str, object] = {column: result[column].reset_index(drop=True) for column in [*by, "t"]}
     for column in ("n_at_risk", "events", "censored"):
         shown_counts = np.where(mask, np.nan, result[column].to_numpy(dtype=float))
         columns[column] = pd.array(np.round(shown_counts), dtype="Int64")
     for column in ("survival", "ci_low", "ci_high"):
         values = result[column]
-        if values.dtype == np.float64:
-            columns[column] = np.where(mask, np.nan, values.to_numpy())
-        else:
-            if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-                values = values.astype(float)
-            columns[column] = values.where(~mask)
-    columns["suppressed"] = mask.astype(bool)
+        if pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            values = values.astype(float)
+        columns[column] = np.where(mask, np.nan, values.to_numpy(dtype=float))
+    columns["suppressed"] = np.asarray(mask, dtype=bool)
+    columns["suppressed_reason"] = pd.Series(np.where(mask, reasons, None), dtype=object)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(result)), copy=False)
 
 
@@ -597,7 +707,6 @@ def _person_series(
     filters: Mapping[str, object] | None,
     suppress: bool,
     threshold: int,
-    rounding: int | None,
 ) -> pd.DataFrame:
     """A people-based metric for each month of ``windows`` as its own period, from one query.
 
@@ -625,7 +734,7 @@ def _person_series(
         for column in counts.columns:
             counts[column] = counts[column].fillna(0).astype("int64")
         counts = counts.reset_index(drop=True)
-        result = finish_metric(metric, counts, [], suppress=suppress, threshold=threshold, rounding=rounding)
+        result = finish_metric(metric, counts, [], suppress=suppress, threshold=threshold)
         result.insert(0, "month", labels)
         return result
     parts = []
@@ -633,7 +742,7 @@ def _person_series(
         rows = counts[months == label].reset_index(drop=True)
         if rows.empty:
             continue
-        part = finish_metric(metric, rows, by, suppress=suppress, threshold=threshold, rounding=rounding)
+        part = finish_metric(metric, rows, by, suppress=suppress, threshold=threshold)
         part.insert(0, "month", label)
         parts.append(part)
     if not parts:
@@ -651,8 +760,7 @@ def metric_series(
     by: Iterable[str] | str | None = None,
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
-    threshold: int = 5,
-    rounding: int | None = DEFAULT_ROUNDING,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
     """The metric month by month over [start, end], for XmR charts: a ``month`` column ('YYYY-MM') first.
 
@@ -674,9 +782,7 @@ def metric_series(
     by_columns = [c for c in validate_breakdown(by) if c not in ("month", "quarter")]
     if len(by_columns) != len(validate_breakdown(by)):
         raise ValueError("a monthly series cannot also be broken down by month or quarter")
-    options = dict(
-        as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold, rounding=rounding
-    )
+    options = dict(as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold)
     windows = _month_windows(start_date, end_date)
 
     if metric.grain == "person":
@@ -685,9 +791,7 @@ def metric_series(
             windows = [(first, last) for first, last in windows if last + follow_up <= as_of_date]
         if not windows:
             return pd.DataFrame(columns=["month", *by_columns, *RESULT_COLUMNS])
-        series = _person_series(
-            cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold, rounding
-        )
+        series = _person_series(cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold)
     else:
         check_period(metric, start_date, end_date, as_of_date)
         series = compute_metric(cursor, name, start_date, end_date, by=["month", *by_columns], **options)
@@ -716,16 +820,29 @@ def metric_series(
         ["month", *by_columns],
         validate_filters(filters),
         threshold if suppress else None,
-        _rounding_of(suppress, rounding),
+        _disclosure_of(suppress),
     )
     return series
+
+
+def labelled_counts(source: object, counts: Sequence[object], labels: Sequence[str]) -> np.ndarray:
+    """Bookkeeping counts (rows loaded, rejected, filled) as shared outputs show them, perturbed like
+    every other count: each cell's key is a keyed hash (the warehouse's record-key salt) of the cell's
+    label, e.g. "load 3 rows_rejected" or "quarantine episodes referral_date date_format", so the same
+    cell always shows the same noise. Missing counts stay missing; returns floats."""
+    salt = read_salt(_cursor(source))
+    keys = [
+        int.from_bytes(hashlib.sha256(f"{salt}\0{label}".encode()).digest()[:4], "big") for label in labels
+    ]
+    values = pd.to_numeric(pd.Series(list(counts), dtype=object), errors="coerce").to_numpy(dtype=float)
+    return perturb(values, np.where(np.isnan(values), np.nan, np.asarray(keys, dtype=float)))
 
 
 def warehouse_contents(source: object) -> dict[str, int]:
     """Rows held in each contract table, in load order: what a reader can say is missing before it
     computes anything (a warehouse may hold people but no contacts, or nothing at all)."""
     selects = ", ".join(f"(SELECT count(*) FROM {table}) AS {table}" for table in TABLE_ORDER)
-    row = _cursor(source).execute(f"SELECT {selects}").fetchone()
+    row = _cursor(source).execute(f"SELECT {selects}").fetchall()[0]
     return {table: int(n) for table, n in zip(TABLE_ORDER, row, strict=True)}
 
 

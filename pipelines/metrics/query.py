@@ -1,10 +1,12 @@
 """SQL for a metric: its template, parameterised by period, as_of, breakdown and filters.
 
-Each metric's units (episodes, people, contacts or assessment pairs, with a ``cohort_date`` and their
-numerator/denominator contributions, a value, or a time and event flag) are defined once in
+Each metric's units (episodes, people, contacts or assessment pairs, with a ``cohort_date``, their
+record key ``rkey`` and their numerator/denominator contributions, a value, or a time and event flag)
+are defined once in
 ``pipelines/sql/metrics/<template>.sql``. This module wraps that template in one aggregation per kind of
 statistic: sums of numerator and denominator, a mean or median with its count, or event and censoring
-counts per time for Kaplan–Meier, grouped by the breakdown.
+counts per time for Kaplan–Meier, grouped by the breakdown; beside each count, ``<count>_key`` is the sum
+of the record keys of the units it counts (for cell-key perturbation).
 
 Dimensions come in three kinds: static ones (columns of the fact tables, grouped and filtered inside the
 template through ``{{dims}}`` and ``{{filters}}``), time ones (labels of the units' cohort date) and unit
@@ -110,6 +112,12 @@ def _filter_clause(dimensions: Sequence[str]) -> str:
     )
 
 
+def _key_sum(condition: str) -> str:
+    """The sum of the record keys (``rkey``) of the units meeting ``condition`` (a fixed SQL predicate):
+    with a count, the cell key of `pipelines.stats.perturbation` is this modulo 256."""
+    return f"coalesce(sum(rkey) FILTER (WHERE {condition}), 0)::BIGINT"
+
+
 def check_unit_dimensions(metric: Metric, dimensions: Iterable[str]) -> None:
     """Refuse a unit dimension (e.g. peer_support) the metric does not define."""
     for dimension in dimensions:
@@ -183,12 +191,16 @@ def _build_metric_query(
     order_by = f"\nORDER BY {', '.join(by)}" if by else ""
 
     if metric.statistic in ("proportion", "count"):
-        sums = ",\n  ".join(f"coalesce(sum({c}), 0)::BIGINT AS {c}" for c in metric.sum_columns)
+        sums = ",\n  ".join(
+            f"coalesce(sum({c}), 0)::BIGINT AS {c},\n  {_key_sum(f'{c} <> 0')} AS {c}_key"
+            for c in metric.sum_columns
+        )
         body = f"SELECT {group_select}\n  {sums}\nFROM {source}{where}{group_by}{order_by}"
     elif metric.statistic == "mean":
         body = (
             f"SELECT {group_select}\n"
             "  count(value)::BIGINT AS denominator,\n"
+            f"  {_key_sum('value IS NOT NULL')} AS denominator_key,\n"
             "  coalesce(sum(value), 0)::BIGINT AS numerator,\n"
             "  avg(value)::DOUBLE AS value,\n"
             "  stddev_samp(value)::DOUBLE AS sd\n"
@@ -198,7 +210,7 @@ def _build_metric_query(
         # Distribution-free interval for the median (Campbell & Gardner 1988): the order statistics of
         # ranks round(n/2 − z√n/2) and round(1 + n/2 + z√n/2); missing where a rank falls outside 1…n.
         body = (
-            "SELECT " + group_select + "denominator, value,\n"
+            "SELECT " + group_select + "denominator, denominator_key, value,\n"
             "  CASE WHEN low_rank >= 1 THEN sorted_values[low_rank] END::DOUBLE AS ci_low,\n"
             "  CASE WHEN high_rank <= denominator THEN sorted_values[high_rank] END::DOUBLE AS ci_high\n"
             "FROM (\n"
@@ -207,6 +219,7 @@ def _build_metric_query(
             "    round(1 + denominator / 2 + $z * sqrt(denominator) / 2)::BIGINT AS high_rank\n"
             "  FROM (\n"
             f"    SELECT {group_select}count(value)::BIGINT AS denominator, median(value)::DOUBLE AS value,\n"
+            f"      {_key_sum('value IS NOT NULL')} AS denominator_key,\n"
             "      list_sort(list(value) FILTER (WHERE value IS NOT NULL)) AS sorted_values\n"
             f"    FROM {source}{where}{group_by}\n"
             "  )\n"
@@ -216,7 +229,9 @@ def _build_metric_query(
         body = (
             f"SELECT {group_select}t,\n"
             "  count(*) FILTER (WHERE event)::BIGINT AS events,\n"
-            "  count(*) FILTER (WHERE NOT event)::BIGINT AS censored\n"
+            "  count(*) FILTER (WHERE NOT event)::BIGINT AS censored,\n"
+            f"  {_key_sum('event')} AS events_key,\n"
+            f"  {_key_sum('NOT event')} AS censored_key\n"
             f"FROM {source}{where}\nGROUP BY {', '.join([*by, 't'])}\nORDER BY {', '.join([*by, 't'])}"
         )
     else:  # pragma: no cover - the registry only holds the kinds above

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipelines.contract import DISCHARGE_REASONS, OUTCOME_GROUPS
+
 MetricKind = Literal["count", "proportion", "continuous", "survival"]
 Improvement = Literal["up", "down"] | None
 
@@ -38,6 +40,13 @@ UNIT_DIMENSIONS: tuple[str, ...] = ("peer_support", "outcome_group", "discharge_
 DIMENSIONS: tuple[str, ...] = STATIC_DIMENSIONS + TIME_DIMENSIONS + UNIT_DIMENSIONS
 #: The values of the peer_support dimension.
 PEER_SUPPORT_VALUES: tuple[str, str] = ("with_peer_support", "without_peer_support")
+#: Every value each unit dimension can take, in display order: a mix over one of them always shows all
+#: of them, so whether a category is empty is never told by a missing row.
+UNIT_DIMENSION_VALUES: dict[str, tuple[str, ...]] = {
+    "peer_support": PEER_SUPPORT_VALUES,
+    "outcome_group": tuple(dict.fromkeys(OUTCOME_GROUPS.values())),
+    "discharge_reason": DISCHARGE_REASONS,
+}
 
 
 @dataclass(frozen=True)

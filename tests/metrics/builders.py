@@ -2,7 +2,8 @@
 
 Each test module describes a tiny extract row by row, with the answer worked out by hand in comments.
 `make_warehouse` creates the contract tables with `contract.create_table_sql` in a DuckDB file, inserts
-the rows, runs `build_derived_tables` as the loader does, and opens the file read-only.
+the rows, gives them record keys and runs `build_derived_tables` as the loader does, and opens the file
+read-only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,45 @@ import pytest
 
 from pipelines.contract import TABLE_ORDER, TABLES, create_table_sql
 from pipelines.derived import build_derived_tables
+from pipelines.record_keys import ensure_key_columns
 from pipelines.warehouse import Warehouse, open_warehouse
+
+#: A fixed record-key salt, so every hand-built warehouse perturbs the same way on every run.
+TEST_SALT = "hand-built-warehouses-of-the-metric-tests-0123456789"
+
+
+def perturbed(count: int, key_sum: int) -> int:
+    """A count as shared outputs show it, given the sum of its records' keys (the ONS method)."""
+    from pipelines.stats.perturbation import pcv_of, ptable
+
+    return int(count) + int(ptable()[pcv_of(count), int(key_sum) % 256])
+
+
+def shown_sum(warehouse: Warehouse, table: str, column: str, where: str) -> int:
+    """What a shared output shows for the sum of `column` (minutes) over the rows matching `where`."""
+    total, keys = (
+        warehouse.cursor()
+        .execute(
+            f"SELECT coalesce(sum({column}), 0), coalesce(sum(record_key), 0) FROM {table} WHERE {where}"
+        )
+        .fetchall()[0]
+    )
+    return perturbed(int(total), int(keys))
+
+
+def shown_count(warehouse: Warehouse, table: str, where: str, params: dict | None = None) -> int:
+    """What a shared output shows for the rows of `table` (a keyed table) matching `where`, worked out
+    from the records themselves: their number plus the perturbation table's value for it and the sum of
+    their record keys (`pipelines.stats.perturbation`, checked against the ONS implementation)."""
+    from pipelines.stats.perturbation import pcv_of, ptable
+
+    n, keys = (
+        warehouse.cursor()
+        .execute(f"SELECT count(*), coalesce(sum(record_key), 0) FROM {table} WHERE {where}", params or {})
+        .fetchall()[0]
+    )
+    return int(n) + int(ptable()[pcv_of(n), int(keys) % 256])
+
 
 PROVIDERS = [
     {
@@ -162,6 +201,7 @@ def build(
             if rows:
                 placeholders = ", ".join("?" for _ in columns)
                 con.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({placeholders})", rows)
+        ensure_key_columns(con, TEST_SALT)  # record keys, as the loader gives every row
         build_derived_tables(con)
     finally:
         con.close()

@@ -26,7 +26,7 @@ import pytest
 from scipy.optimize import linprog
 
 from pipelines.metrics import compute_metric, metric_series
-from tests.metrics.builders import d, episode
+from tests.metrics.builders import d, episode, shown_count
 
 FROM, TO = "2025-01-01", "2025-06-30"
 CELLS = {  # (sex, quarter): (successful, discharged)
@@ -118,31 +118,62 @@ def test_sex_by_quarter_suppresses_only_what_is_needed(warehouse) -> None:
         row = truth[(truth["sex"] == sex) & (truth["quarter"] == quarter)].iloc[0]
         assert (row["numerator"], row["denominator"]) == (numerator, denominator)
 
+    # Shared: every count perturbed by its own records' keys, so the small cells show as 0 or 5, never as
+    # 1–4, and the empty cell as 0 / 0; what is suppressed (a perturbed complement of 1–4, and what
+    # protects it) is decided on the perturbed counts, and cannot be worked out from the rest.
     shown = compute_metric(warehouse, "successful_completion", FROM, TO, by=["sex", "quarter"])
     assert shown[["sex", "quarter"]].values.tolist() == truth[["sex", "quarter"]].values.tolist()
-    suppressed = {(r.sex, r.quarter) for r in shown.itertuples() if r.suppressed}
-    assert suppressed == {
-        ("other", "2025-Q1"),
-        ("other", "2025-Q2"),
-        ("unknown", "2025-Q1"),
-        ("unknown", "2025-Q2"),
-    }
-    assert shown.loc[~shown["suppressed"], "numerator"].notna().all()
-    assert shown.loc[shown["suppressed"], ["numerator", "denominator", "value"]].isna().all().all()
+    for row in shown.itertuples():
+        cell = _cell(row.sex, row.quarter)
+        expected_denominator = shown_count(warehouse, "episodes", cell, {"sex": row.sex})
+        expected_numerator = shown_count(warehouse, "episodes", cell + SUCCESSFUL, {"sex": row.sex})
+        if row.suppressed:
+            assert pd.isna(row.numerator) and pd.isna(row.denominator)
+            complement = expected_denominator - min(expected_numerator, expected_denominator)
+            assert row.suppressed_reason == (
+                "small count" if 1 <= complement <= 4 else "protects another cell"
+            )
+        else:
+            assert (row.numerator, row.denominator) == (
+                min(expected_numerator, expected_denominator),
+                expected_denominator,
+            )
+            assert not 1 <= row.numerator <= 4 and not 1 <= row.denominator <= 4
+    empty = shown[(shown["sex"] == "unknown") & (shown["quarter"] == "2025-Q1")].iloc[0]
+    assert empty["suppressed"] or (empty["numerator"], empty["denominator"]) == (0, 0)
+    if shown["suppressed"].any():
+        for cell, ranges in _hidden_ranges(_perturbed(shown, warehouse), shown).items():
+            for name in ("numerator", "denominator", "complement"):
+                low, high = ranges[name]
+                assert low < high or low == 0, f"{cell} {name} is recoverable"
 
-    # Nothing suppressed can be worked out: every positive count of a hidden cell can take more than one
-    # value given what is shown and the totals.
-    for cell, ranges in _hidden_ranges(truth, shown).items():
-        numerator, denominator = CELLS.get(cell, (0, 0))
-        for name, true_value in (
-            ("numerator", numerator),
-            ("denominator", denominator),
-            ("complement", denominator - numerator),
-        ):
-            low, high = ranges[name]
-            assert low <= true_value <= high, (cell, name)
-            if true_value > 0:
-                assert low < high, f"{cell} {name} = {true_value} is recoverable"
+
+def _cell(sex: str, quarter: str) -> str:
+    """The episodes of one sex discharged in one quarter (sex passed as $sex)."""
+    first, last = {"2025-Q1": ("2025-01-01", "2025-03-31"), "2025-Q2": ("2025-04-01", "2025-06-30")}[quarter]
+    return (
+        f"discharge_date BETWEEN DATE '{first}' AND DATE '{last}' "
+        "AND person_id IN (SELECT person_id FROM people WHERE sex = $sex)"
+    )
+
+
+SUCCESSFUL = " AND discharge_reason LIKE 'completed%'"
+
+
+def _perturbed(shown: pd.DataFrame, warehouse) -> pd.DataFrame:
+    """The table of perturbed counts the shown table was published from (hidden cells included), which is
+    what a reader's totals are made of."""
+    table = shown[["sex", "quarter"]].copy()
+    table["numerator"] = [
+        shown_count(warehouse, "episodes", _cell(r.sex, r.quarter) + SUCCESSFUL, {"sex": r.sex})
+        for r in shown.itertuples()
+    ]
+    table["denominator"] = [
+        shown_count(warehouse, "episodes", _cell(r.sex, r.quarter), {"sex": r.sex})
+        for r in shown.itertuples()
+    ]
+    table["numerator"] = np.minimum(table["numerator"], table["denominator"])
+    return table
 
 
 def test_one_way_breakdowns_are_not_padded(warehouse) -> None:
@@ -168,7 +199,7 @@ def test_results_carry_their_context(warehouse) -> None:
         "by": ["sex", "quarter"],
         "filters": {"programme": ["PG1"]},
         "suppressed_threshold": 5,
-        "rounded_to": 5,
+        "disclosure": "perturbation",
     }
     frame = compute_metric(warehouse, "time_in_treatment", FROM, TO, suppress=False)
     assert frame.attrs["metric"] == "time_in_treatment"
@@ -182,20 +213,33 @@ def test_results_carry_their_context(warehouse) -> None:
 
 
 def test_survival_tail_rows_keep_their_time(warehouse) -> None:
-    # Every episode starts in the period (2025-01-16 or 2025-04-15) and ends on day 30: one row per sex
-    # at t = 30 with the whole group at risk (female 38, male 47, other 5, unknown 2). Unknown's row is
-    # suppressed (2 at risk) but stays, with its t and every count and estimate missing.
+    # Every episode starts in the period and ends on day 30: exactly, one row per sex at t = 30 with the
+    # whole group at risk (female 38, male 47, other 5, unknown 2).
     full = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex", suppress=False)
-    shown = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex", rounding=None)
-    assert len(shown) == len(full)
-    assert shown["t"].tolist() == full["t"].tolist()
-    tail = shown[shown["sex"] == "unknown"].iloc[0]
-    assert tail["suppressed"] and tail["t"] == 30
-    assert pd.isna(tail["survival"]) and pd.isna(tail["n_at_risk"])
-    kept = shown[shown["sex"] == "female"].iloc[0]
-    assert not kept["suppressed"] and kept["n_at_risk"] == 38
-    # Shared (rounded): day 30 is on the 28-day grid at 56, 38 at risk shows as 40; the tail stays.
-    rounded = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex")
-    assert rounded["t"].tolist() == [56] * len(full)
-    assert rounded["suppressed"].tolist() == shown["suppressed"].tolist()
-    assert rounded.loc[rounded["sex"] == "female", "n_at_risk"].item() == 40
+    assert full["t"].tolist() == [30] * 4 and full["n_at_risk"].tolist() == [38, 47, 5, 2]
+    # Shared: on the 28-day grid day 30 counts at 56, and every group gets every grid row (0, 28, 56)
+    # whether or not anyone left then. At each t the whole group is at risk, so the number at risk is
+    # the group's own episodes perturbed by their keys, the same at every t; the events by 56 are the
+    # dropped-out episodes perturbed by theirs, so the survival drops there by that share. Groups under 20
+    # at the start (other, unknown) are left out, as empty groups are.
+    shared = compute_metric(warehouse, "time_in_treatment", FROM, TO, by="sex")
+    assert shared["sex"].tolist() == ["female"] * 3 + ["male"] * 3  # other (5) and unknown (2) left out
+    assert shared["t"].tolist() == [0, 28, 56] * 2
+    for sex, group in shared.groupby("sex", sort=False):
+        everyone = shown_count(
+            warehouse,
+            "episodes",
+            "person_id IN (SELECT person_id FROM people WHERE sex = $sex)",
+            {"sex": sex},
+        )
+        dropped = shown_count(
+            warehouse,
+            "episodes",
+            "discharge_reason = 'dropped_out' "
+            "AND person_id IN (SELECT person_id FROM people WHERE sex = $sex)",
+            {"sex": sex},
+        )
+        assert not group["suppressed"].any()
+        assert group["n_at_risk"].tolist() == [everyone] * 3
+        assert group["events"].isna().all()  # a step's events are not shown when shared
+        assert group["survival"].tolist() == pytest.approx([1, 1, 1 - min(dropped, everyone) / everyone])

@@ -19,10 +19,11 @@ C1 was born in 2005 (aged 19 in 2024).
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from pipelines.metrics import compute_metric
-from tests.metrics.builders import contact, d, episode, only_row
+from tests.metrics.builders import contact, d, episode, only_row, shown_count, shown_sum
 
 FROM, TO = "2024-01-01", "2024-03-31"
 
@@ -92,12 +93,25 @@ def test_peer_minutes_share(warehouse) -> None:
     row = only_row(metric(warehouse, "peer_minutes_share"))
     assert (row["numerator"], row["denominator"]) == (45, 195)
     assert row["value"] == pytest.approx(45 / 195)
-    # Disclosure control looks at the contacts behind the minutes: 2 peer contacts of 4 → suppressed.
+    # Shared: the minutes are perturbed like counts (by the keys of the contacts behind them), and
+    # disclosure control looks at the contacts behind the minutes, perturbed too (2 peer contacts of 4).
     shared = only_row(metric(warehouse, "peer_minutes_share", suppress=True))
-    assert shared["suppressed"] and all(
-        shared[c] is None or shared[c] != shared[c] or str(shared[c]) == "<NA>"
-        for c in ("numerator", "denominator", "value")
+    timed = (
+        "attended AND duration_minutes IS NOT NULL "
+        "AND contact_date BETWEEN DATE '2024-01-01' AND DATE '2024-03-31'"
     )
+    by_peers = timed + " AND delivered_by = 'peer'"
+    minutes = shown_sum(warehouse, "contacts", "duration_minutes", timed)
+    peer_minutes = min(shown_sum(warehouse, "contacts", "duration_minutes", by_peers), minutes)
+    contacts = shown_count(warehouse, "contacts", timed)
+    complement = contacts - min(shown_count(warehouse, "contacts", by_peers), contacts)
+    if 1 <= complement <= 4:
+        assert shared["suppressed"] and shared["suppressed_reason"] == "small count"
+        assert pd.isna(shared["numerator"]) and pd.isna(shared["value"])
+    else:
+        assert not shared["suppressed"]
+        assert (shared["numerator"], shared["denominator"]) == (peer_minutes, minutes)
+        assert shared["value"] == pytest.approx(peer_minutes / minutes)
 
 
 def test_peer_reach(warehouse) -> None:

@@ -30,7 +30,7 @@ import pytest
 
 from pipelines.metrics import compute_metric, extract_as_of
 from pipelines.stats import Z95, kaplan_meier, wilson_interval
-from tests.metrics.builders import d, episode, only_row
+from tests.metrics.builders import d, episode, only_row, perturbed
 
 S = d("2024-02-01")
 FROM, TO = "2024-01-01", "2024-12-31"
@@ -206,21 +206,44 @@ def test_time_in_treatment(warehouse) -> None:
     assert km["survival"].iloc[-1] == pytest.approx(0.6)
     expected = kaplan_meier([10, 30, 40, 50, 83, 84, 100, 600, 699, 716], [1, 0, 0, 0, 1, 1, 0, 0, 0, 0])
     np.testing.assert_allclose(km["ci_low"], expected["ci_low"])
-    # Suppressed, exact counts: rows with 1–4 at risk (t ≥ 100) are blanked, never shown as 0.
-    shared = metric(warehouse, "time_in_treatment", suppress=True, rounding=None)
-    assert shared["suppressed"].tolist() == [False] * 6 + [True] * 4
-    assert shared.loc[shared["suppressed"], ["n_at_risk", "survival", "events"]].isna().all().all()
-    # Shared (rounded to 5): times on the 28-day grid (10 → 28; 30, 40, 50 → 56; 83, 84 → 84; 100 → 112;
-    # 600 → 616; 699 → 700; 716 → 728). At risk 10, 9, 6, then 4, 3, 2, 1 (suppressed); shown rounded:
-    # 10, 10, 5. Events 1, 0, 2 have running totals 1, 1, 3 → rounded 0, 0, 5 → shown 0, 0, 5; censored
-    # 0, 3, 0 → running 0, 3, 3 → 0, 5, 5 → 0, 5, 0. S from the shown counts: 1, 1, 1 − 5/5 = 0.
+    # Shared: on the 28-day grid (10 → 28; 30, 40, 50 → 56; 83, 84 → 84; 100 → 112; 600 → 616; 699 → 700;
+    # 716 → 728), with a row at every grid time from 0 to 728. The number at risk at t is the episodes whose
+    # grid time is ≥ t, perturbed by their keys; the events so far the incomplete discharges by t, perturbed
+    # by theirs, and a step's events their rise; the survival is the product over the steps; the tail is
+    # cut from the first row under 10 at risk.
     shared = metric(warehouse, "time_in_treatment", suppress=True)
-    assert shared["t"].tolist() == [28, 56, 84, 112, 616, 700, 728]
-    assert shared["suppressed"].tolist() == [False] * 3 + [True] * 4
-    shown = shared[~shared["suppressed"]]
-    assert shown["n_at_risk"].tolist() == [10, 10, 5]
-    assert shown["events"].tolist() == [0, 0, 5] and shown["censored"].tolist() == [0, 5, 0]
-    assert shown["survival"].tolist() == pytest.approx([1.0, 1.0, 0.0])
+    grid = {
+        "R11": 28,
+        "R4": 56,
+        "R5": 56,
+        "R6": 56,
+        "R2": 84,
+        "R1": 84,
+        "R7": 112,
+        "R12": 616,
+        "R3": 700,
+        "R10": 728,
+    }
+    event = {"R11", "R2", "R1"}
+    keys = dict(warehouse.cursor().execute("SELECT episode_id, record_key FROM episodes").fetchall())
+    assert shared["t"].tolist() == list(range(0, 729, 28))
+    cut, survival, events_before = False, 1.0, 0
+    for row in shared.itertuples():
+        at_risk = [e for e, t in grid.items() if t >= row.t]
+        shown_at_risk = perturbed(len(at_risk), sum(keys[e] for e in at_risk))
+        so_far = [e for e, t in grid.items() if t <= row.t and e in event]
+        events_so_far = max(perturbed(len(so_far), sum(keys[e] for e in so_far)), events_before)
+        step = min(events_so_far - events_before, shown_at_risk)
+        survival *= 1 - step / shown_at_risk if shown_at_risk else 1
+        events_before = events_so_far
+        cut = cut or shown_at_risk < 10
+        assert row.suppressed == cut, row.t
+        assert pd.isna(row.events) and pd.isna(row.censored)  # steps are not shown when shared
+        if cut:
+            assert row.suppressed_reason == "tail of the curve" and pd.isna(row.n_at_risk)
+            continue
+        assert row.n_at_risk == shown_at_risk
+        assert row.survival == pytest.approx(survival)
 
 
 def test_time_in_treatment_discharges_after_as_of_are_censored(warehouse) -> None:
@@ -239,7 +262,7 @@ def test_time_in_treatment_by_programme(warehouse) -> None:
     pg2 = km[km["programme"] == "PG2"]
     assert pg2[["t", "n_at_risk", "events", "censored"]].values.tolist() == [[716, 1, 0, 1]]
     shared = metric(warehouse, "time_in_treatment", by="programme", suppress=True)
-    assert shared.loc[shared["programme"] == "PG2", "suppressed"].all()
+    assert "PG2" not in set(shared["programme"])  # 1 episode: under 20, left out as an empty group is
 
 
 def test_mean_interval_uses_z95() -> None:

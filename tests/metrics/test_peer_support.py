@@ -40,7 +40,7 @@ import pandas as pd
 import pytest
 
 from pipelines.metrics import compute_metric, compute_mix, metric_sql
-from tests.metrics.builders import contact, d, episode
+from tests.metrics.builders import contact, d, episode, shown_count
 
 EPISODES = [
     episode("A1", "PA", start=d("2024-01-10")),
@@ -181,9 +181,11 @@ def test_exit_reason_mix(warehouse) -> None:
         ("PG1", "incomplete"): (3, 7),
         ("PG1", "successful"): (4, 7),
         ("PG1", "transferred"): (0, 7),
+        ("PG1", "died"): (0, 7),  # every category is shown, empty ones too
         ("PG2", "incomplete"): (0, 1),
         ("PG2", "successful"): (0, 1),
         ("PG2", "transferred"): (1, 1),
+        ("PG2", "died"): (0, 1),
     }
     share = mix.set_index(["programme", "outcome_group"])["share"]
     assert math.isclose(share["PG1", "successful"], 4 / 7) and share["PG2", "transferred"] == 1.0
@@ -198,15 +200,34 @@ def test_exit_reason_mix(warehouse) -> None:
     }
 
 
-def test_exit_reason_mix_is_suppressed_never_zero(warehouse) -> None:
+def test_exit_reason_mix_is_perturbed_and_shows_every_category(warehouse) -> None:
     mix = compute_mix(
         warehouse, "exit_reason_mix", "2024-01-01", "2024-06-30", part="outcome_group", by="programme"
     )
-    # Every non-zero count is 1-4, PG2's total is 1 and PG1's total of 7 is then the only other total.
-    nonzero = mix[mix["suppressed"]]
-    assert nonzero["count"].isna().all() and nonzero["share"].isna().all()
-    assert mix["total"].isna().all()
-    assert mix.loc[~mix["suppressed"], "count"].fillna(-1).eq(0).all()  # only zeros are shown
+    # Every programme with a discharge gets a row for every outcome group, empty ones included, so an
+    # empty category is never told by a missing row; each count is its discharges perturbed by their keys
+    # (never 1–4), and each total the programme's discharges perturbed by theirs.
+    groups = ["successful", "transferred", "incomplete", "died"]
+    assert (
+        mix["programme"].tolist() == ["PG1"] * 4 + ["PG2"] * 4 and mix["outcome_group"].tolist() == groups * 2
+    )
+    discharged = "discharge_date BETWEEN DATE '2024-01-01' AND DATE '2024-06-30' AND programme_id = $p"
+    reasons = {
+        "successful": "LIKE 'completed%'",
+        "transferred": "LIKE 'transferred%'",
+        "died": "= 'died'",
+        "incomplete": "IN ('dropped_out', 'treatment_withdrawn', 'declined', 'retained_in_custody', 'other')",
+    }
+    for row in mix.itertuples():
+        expected = shown_count(
+            warehouse,
+            "episodes",
+            f"{discharged} AND discharge_reason {reasons[row.outcome_group]}",
+            {"p": row.programme},
+        )
+        assert row.count == expected and not 1 <= expected <= 4, row
+        assert row.total == shown_count(warehouse, "episodes", discharged, {"p": row.programme})
+    assert not mix["suppressed"].any()
     overall = compute_mix(
         warehouse, "exit_reason_mix", "2024-01-01", "2024-06-30", part="outcome_group", suppress=False
     )
@@ -214,5 +235,6 @@ def test_exit_reason_mix_is_suppressed_never_zero(warehouse) -> None:
         "incomplete": 3,
         "successful": 4,
         "transferred": 1,
+        "died": 0,
     }
     assert overall["total"].eq(8).all()

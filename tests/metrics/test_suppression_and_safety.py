@@ -23,7 +23,7 @@ from pipelines.metrics import (
     metric_sql,
 )
 from pipelines.metrics.registry import METRICS
-from tests.metrics.builders import d, episode, only_row
+from tests.metrics.builders import d, episode, only_row, shown_count
 
 HOSTILE = "x'; DROP TABLE episodes; --"
 
@@ -53,73 +53,91 @@ def warehouse(make_warehouse):
     return make_warehouse(episodes=_episodes())
 
 
-def test_small_counts_are_suppressed_never_zero(warehouse) -> None:
-    # 2024: 25 episodes, 12 waited → shown, rounded to 5: 10 of 25.
-    row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31"))
-    assert (row["numerator"], row["denominator"], row["suppressed"]) == (10, 25, False)
-    # 2023: 18 of 20 waited; the 2 who did not make it disclosive → suppressed.
+WAITED = "start_date BETWEEN DATE '{0}-01-01' AND DATE '{0}-12-31' AND start_date - referral_date > 21"
+STARTED = "start_date BETWEEN DATE '{0}-01-01' AND DATE '{0}-12-31'"
+
+
+def test_shared_counts_are_perturbed_by_their_records_keys(warehouse) -> None:
+    # 2024: 12 of 25 episodes waited. What is shown is each count plus the perturbation table's value for
+    # it and its records' keys, worked out here from the episodes themselves.
+    numerator = shown_count(warehouse, "episodes", WAITED.format(2024))
+    denominator = shown_count(warehouse, "episodes", STARTED.format(2024))
+    frame = compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31")
+    row = only_row(frame)
+    assert (row["numerator"], row["denominator"]) == (min(numerator, denominator), denominator)
+    assert frame.attrs["disclosure"] == "perturbation"
+    # The rate and its Wilson interval come from the shown counts, so they say nothing more.
+    assert row["value"] == pytest.approx(row["numerator"] / row["denominator"])
+    low, high = proportion_confint(row["numerator"], row["denominator"], alpha=0.05, method="wilson")
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    # Analysts with record-level access see the exact counts.
+    exact = only_row(
+        compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31", suppress=False)
+    )
+    assert (exact["numerator"], exact["denominator"], exact["suppressed"]) == (12, 25, False)
+    assert (numerator, denominator) != (12, 25)  # this salt's keys move them (else the test shows nothing)
+
+
+def test_a_small_perturbed_complement_is_suppressed_never_zero(warehouse) -> None:
+    # 2023: 18 of 20 waited: the perturbed counts stand 20 − 18 = 2 apart give or take their noise.
+    numerator = shown_count(warehouse, "episodes", WAITED.format(2023))
+    denominator = shown_count(warehouse, "episodes", STARTED.format(2023))
+    complement = denominator - min(numerator, denominator)
     row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2023-01-01", "2023-12-31"))
-    assert row["suppressed"]
+    assert 1 <= complement <= 4  # so with this salt the rule has something to suppress
+    assert row["suppressed"] and row["suppressed_reason"] == "small count"
     for column in ("numerator", "denominator", "value", "ci_low", "ci_high"):
         assert pd.isna(row[column]), column
-    # Analysts with record-level access.
-    row = only_row(
-        compute_metric(warehouse, "waiting_over_3_weeks", "2023-01-01", "2023-12-31", suppress=False)
-    )
-    assert (row["numerator"], row["denominator"], row["suppressed"]) == (18, 20, False)
-    # The threshold is a setting: with threshold 2 only counts of 1 are suppressed.
+    # The threshold is a setting: with threshold 2 only a complement of 1 is suppressed.
     row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2023-01-01", "2023-12-31", threshold=2))
-    assert not row["suppressed"]
+    assert row["suppressed"] == (complement == 1)
 
 
-def test_shown_counts_are_rounded_and_rates_come_from_them(warehouse) -> None:
-    # 2024: 12 of 25 waited. Shown: 10 of 25 (12 rounds to 10), so the rate is 10/25 = 40% with the
-    # Wilson interval of 10/25, and nothing shown gives back the 12.
-    row = only_row(compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31"))
-    assert (row["numerator"], row["denominator"]) == (10, 25)
-    assert row["value"] == pytest.approx(0.4)
-    low, high = proportion_confint(10, 25, alpha=0.05, method="wilson")
-    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
-    # Rounding is a setting of its own: None (or 1) shows the exact counts, still suppressed.
-    exact = only_row(
-        compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31", rounding=None)
-    )
-    assert (exact["numerator"], exact["denominator"], exact["value"]) == (12, 25, pytest.approx(0.48))
-    frame = compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31", rounding=1)
-    assert frame.attrs["rounded_to"] is None and frame["numerator"].tolist() == [12]
-    # Count metrics: people in treatment in 2024, PG1 has 30 and the whole system 45 (a multiple of 5
-    # stays as it is); with base 10 they show as 30 and 50.
-    count = compute_metric(warehouse, "in_treatment", "2024-01-01", "2024-12-31", by="programme", rounding=10)
-    assert count["numerator"].iloc[0] == 30
-    total = only_row(compute_metric(warehouse, "in_treatment", "2024-01-01", "2024-12-31", rounding=10))
-    assert (total["numerator"], total["value"]) == (50, 50)
-
-
-def test_count_metric_suppression(warehouse) -> None:
-    # People in treatment in 2024 by programme: PG1 10 (+ the 2023 starts still open: 20) = 30, PG2 3,
-    # PG3 12 → PG2 suppressed, and one more cell so it cannot be worked out from the total.
+def test_no_shown_count_is_1_to_4_and_the_same_people_show_the_same_count(warehouse) -> None:
+    # People in treatment in 2024: PG1 30, PG2 3, PG3 12. PG2's 3 shows as 0 or 5, never as 3, and never
+    # as "suppressed": counts are never 1–4 after perturbation, so nothing is hidden.
     frame = compute_metric(warehouse, "in_treatment", "2024-01-01", "2024-12-31", by="programme")
-    assert frame["suppressed"].tolist() == [False, True, True]
-    assert frame["numerator"].isna().tolist() == [False, True, True]
-    assert frame["numerator"].iloc[0] == 30
+    assert not frame["suppressed"].any()
+    assert not frame["numerator"].between(1, 4).any()
+    in_2024 = (
+        "person_id IN (SELECT person_id FROM episodes WHERE programme_id = $p "
+        "AND start_date <= DATE '2024-12-31' "
+        "AND (discharge_date IS NULL OR discharge_date >= DATE '2024-01-01'))"
+    )
+    for programme, shown in zip(frame["programme"], frame["numerator"], strict=True):
+        assert shown == shown_count(warehouse, "people", in_2024, {"p": programme}), programme
+        # The same people asked for another way (a filter, not a breakdown) get the same noise.
+        alone = only_row(
+            compute_metric(
+                warehouse, "in_treatment", "2024-01-01", "2024-12-31", filters={"programme": [programme]}
+            )
+        )
+        assert alone["numerator"] == shown
 
 
-def test_secondary_suppression(warehouse) -> None:
-    # PG2 (1 of 3) is primary-suppressed; with the total (12 / 25) published, PG2 = total − PG1 − PG3,
-    # so the smallest other cell (PG1, 10) is hidden too.
-    frame = compute_metric(warehouse, "waiting_over_3_weeks", "2024-01-01", "2024-12-31", by="programme")
-    assert frame["programme"].tolist() == ["PG1", "PG2", "PG3"]
-    assert frame["suppressed"].tolist() == [True, True, False]
-    hidden = frame[frame["suppressed"]]
-    assert hidden[["numerator", "denominator", "value", "ci_low", "ci_high"]].isna().all().all()
-    shown = frame[~frame["suppressed"]].iloc[0]
-    assert (shown["numerator"], shown["denominator"]) == (5, 10)  # 6 of 12, rounded to 5
-    # Two-way: programme × quarter keeps the hidden cells hidden in both directions.
+def test_secondary_suppression_is_decided_on_the_perturbed_counts(warehouse) -> None:
+    # By programme and year (two-way, with margins implied), the perturbed 2023 complement of PG1 (18 of
+    # 20) is small, so it is hidden and, as its row and column totals are published, at least one more
+    # cell in each of its lines is hidden too.
     frame = compute_metric(
         warehouse, "waiting_over_3_weeks", "2023-01-01", "2024-12-31", by=["programme", "quarter"]
     )
-    assert frame["suppressed"].sum() >= 2
-    assert frame.loc[frame["suppressed"], "numerator"].isna().all()
+    hidden = frame[frame["suppressed"]]
+    assert len(hidden) >= 2 and hidden[["numerator", "denominator", "value"]].isna().all().all()
+    assert set(hidden["suppressed_reason"]) <= {"small count", "protects another cell"}
+    for small in hidden[hidden["suppressed_reason"] == "small count"].itertuples():
+        assert (hidden["programme"] == small.programme).sum() >= 2
+        assert (hidden["quarter"] == small.quarter).sum() >= 2
+    # The secondary choice is the metric layer's own rule applied to the perturbed counts.
+    counts = compute_metric(
+        warehouse,
+        "waiting_over_3_weeks",
+        "2023-01-01",
+        "2024-12-31",
+        by=["programme", "quarter"],
+        suppress=False,
+    )
+    assert len(counts) == len(frame)
 
 
 def test_hostile_filter_values_are_parameters(warehouse) -> None:
@@ -198,7 +216,15 @@ def test_series_fills_empty_months(warehouse) -> None:
 
 def test_warehouse_metric_method(warehouse) -> None:
     frame = warehouse.metric("waiting_over_3_weeks", "2024-01-01", "2024-12-31", suppress=False)
-    assert list(frame.columns) == ["numerator", "denominator", "value", "ci_low", "ci_high", "suppressed"]
+    assert list(frame.columns) == [
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+        "suppressed_reason",
+    ]
     assert frame["numerator"].dtype == "Int64" and frame["suppressed"].dtype == np.bool_
 
 

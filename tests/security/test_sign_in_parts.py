@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from dashboard.callback_requests import callback_body, mismatch
-from dashboard.queries import SUPPRESSED, shown_counts
+from dashboard.queries import shown_counts
 from dashboard.signin import claim_values, local_path
 from dashboard.signin.settings import (
     SETTINGS,
@@ -286,10 +286,23 @@ def test_rate_limit_counters_count_within_their_window(tmp_path: Path) -> None:
 # -- the Data page's counts --------------------------------------------------------------------------------
 
 
-def test_shown_counts_suppress_1_to_4_and_round_the_rest_to_5() -> None:
-    counts = pd.Series([0, 1, 4, 5, 7, 8, 12, 13, 38033, None], dtype="float")
-    # Hand-worked: 0 stays 0; 1-4 suppressed; 7 -> 5 (7/5 = 1.4); 8 -> 10; 12 -> 10; 13 -> 15 (2.6).
-    assert shown_counts(counts).tolist() == [0, SUPPRESSED, SUPPRESSED, 5, 5, 10, 10, 15, 38035, None]
+def test_shown_counts_are_perturbed_never_1_to_4(warehouse_path: Path) -> None:
+    from dashboard.queries import DashboardData
+    from pipelines.stats import possible_true_counts
+
+    data = DashboardData(warehouse_path)
+    try:
+        counts = pd.Series([0, 1, 4, 5, 7, 8, 12, 13, 38033, None], dtype="float")
+        shown = shown_counts(data, counts, [f"cell {i}" for i in range(len(counts))]).tolist()
+        again = shown_counts(data, counts, [f"cell {i}" for i in range(len(counts))]).tolist()
+    finally:
+        data.close()
+    assert shown == again  # the same cell always shows the same noise
+    assert shown[0] == 0 and shown[-1] is None
+    for true, value in zip(counts[:-1].astype(int), shown[:-1], strict=True):
+        assert not 1 <= value <= 4
+        low, high = possible_true_counts(value)
+        assert low <= true <= high
 
 
 # -- callback requests match their callback exactly -------------------------------------------------------

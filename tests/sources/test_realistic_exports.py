@@ -37,6 +37,15 @@ SEED = 4242
 COMPARED = (*TABLE_ORDER, *DERIVED_TABLES)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_record_key_salt():
+    """One record-key salt for every warehouse here (ROSC_RECORD_KEY_SALT, as a deployment that rebuilds
+    its warehouses sets), so warehouses built from the same rows, record keys included, compare equal."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROSC_RECORD_KEY_SALT", "the-export-tests-use-one-salt-for-every-warehouse")
+        yield
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The contract-exact extract (with a £ and an é) and its warehouse."""

@@ -9,6 +9,8 @@ SELECT
   c.person_id,
   c.episode_id,
   c.programme_id,
+  c.record_key,
+  pe.record_key AS person_key,
   coalesce(e.substance_group, 'unknown') AS substance_group,
   pe.sex,
   pe.birth_year,

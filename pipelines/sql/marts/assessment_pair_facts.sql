@@ -5,6 +5,8 @@
 SELECT
   f.episode_id,
   f.person_id,
+  f.record_key,
+  f.person_key,
   f.programme,
   f.provider,
   f.area,

@@ -3,7 +3,8 @@
 -- programme; substance_group of the linked episode, else of the person's latest episode referred on or
 -- before the contact date, else 'unknown'; sex of the person; age_band from year(contact_date) −
 -- birth_year (a contact has no start or referral date of its own). is_peer = delivered by a
--- professional by experience. Carries episode_id (null outside an episode).
+-- professional by experience. Carries episode_id (null outside an episode), and the contact's and the
+-- person's record keys (record_key, person_key) for cell-key perturbation.
 -- Why a view: copying 8M contacts into a second table cost more than loading them (8–12 s on 200,000
 -- people), while a metric query over this view costs one join of the contacts in its period with
 -- episode_facts (by episode_id) and programmes, about 0.1 s a year. Linked contacts take sex and
@@ -15,6 +16,8 @@ WITH dimensioned AS (
     c.person_id,
     c.episode_id,
     c.programme_id,
+    c.record_key,
+    e.person_key,
     e.substance_group,
     e.sex,
     e.birth_year,
@@ -33,6 +36,8 @@ SELECT
   c.contact_id,
   c.person_id,
   c.episode_id,
+  c.record_key,
+  c.person_key,
   c.programme_id AS programme,
   p.provider_id AS provider,
   p.area_code AS area,

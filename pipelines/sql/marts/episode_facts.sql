@@ -10,10 +10,13 @@
 -- episode cohorts; peer_contact_in_episode = one between start_date and discharge_date (inclusive; open
 -- episodes: any on or after start) — the exposure of `peer_support` for representation_6m, fixed at D.
 -- Both are false for never-started episodes.
+-- record_key / person_key: the episode's and the person's record keys (cell-key perturbation).
 -- Sorted by start_date then programme so date-range scans skip row groups.
 SELECT
   e.episode_id,
   e.person_id,
+  e.record_key,
+  pe.record_key AS person_key,
   e.programme_id AS programme,
   p.provider_id AS provider,
   p.area_code AS area,

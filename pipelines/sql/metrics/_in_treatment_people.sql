@@ -4,6 +4,7 @@
 -- min(greatest(start_date, from)) over their qualifying episodes.
 SELECT
   person_id{{dims}},
+  any_value(person_key) AS person_key,
   min(greatest(start_date, $period_start)) AS cohort_date
 FROM episode_facts{{periods}}
 WHERE start_date <= $period_end

@@ -6,6 +6,7 @@
 -- tie, during any episode ending at D) — an exposure fixed by D, before the outcome window opens.
 SELECT
   person_id{{dims}},
+  any_value(person_key) AS person_key,
   max(discharge_date) AS discharge_date,
   arg_max_null(next_referral_date, discharge_date) AS next_referral_date,
   arg_max_null(peer_contact_in_episode, (discharge_date, peer_contact_in_episode)) AS peer_contact_in_episode

@@ -4,6 +4,7 @@
 -- at start. Numerator: the latest review/exit shows 0 days (a missing value there is not 0).
 SELECT
   start_date AS cohort_date{{dims}},
+  record_key AS rkey,
   coalesce(substance_days_latest = 0, false)::INTEGER AS numerator,
   1 AS denominator
 FROM assessment_pair_facts{{periods}}

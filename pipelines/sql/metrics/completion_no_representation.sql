@@ -7,6 +7,7 @@ latest AS ({{fragment:_latest_successful_discharge}}),
 flagged AS (
   SELECT
     person_id{{dims}},
+    cohort.person_key,
     cohort.cohort_date,
     latest.discharge_date,
     (latest.discharge_date IS NOT NULL
@@ -16,6 +17,7 @@ flagged AS (
 )
 SELECT
   person_id{{dims}},
+  person_key AS rkey,
   CASE WHEN completed THEN discharge_date ELSE cohort_date END AS cohort_date,
   completed::INTEGER AS numerator,
   1 AS denominator

@@ -13,6 +13,7 @@ deaths AS (
 )
 SELECT
   person_id{{dims}},
+  cohort.person_key AS rkey,
   coalesce(deaths.death_date, cohort.cohort_date) AS cohort_date,
   (deaths.death_date IS NOT NULL)::INTEGER AS numerator,
   1 AS denominator

@@ -4,6 +4,7 @@
 -- peer_support (a unit dimension): ≥1 attended peer contact on days 0–27 of the episode (a 28-day landmark).
 SELECT
   start_date AS cohort_date{{dims}},
+  record_key AS rkey,
   (discharged_before_day_84 AND outcome_group = 'incomplete')::INTEGER AS numerator,
   1 AS denominator,
   rosc_peer_support(peer_contact_first_28d) AS peer_support

@@ -4,6 +4,7 @@
 -- down into the mix of how episodes ended, with the metric layer's disclosure control.
 SELECT
   discharge_date AS cohort_date{{dims}},
+  record_key AS rkey,
   outcome_group,
   discharge_reason,
   1 AS numerator

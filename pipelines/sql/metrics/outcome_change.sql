@@ -4,6 +4,7 @@
 -- review/exit assessment — without its substance condition; value = latest − start score of {{measure}}.
 SELECT
   start_date AS cohort_date{{dims}},
+  record_key AS rkey,
   {{measure}}_latest - {{measure}}_start AS value
 FROM assessment_pair_facts{{periods}}
 WHERE start_date BETWEEN $period_start AND $period_end

@@ -2,6 +2,7 @@
 -- Denominator: attended contacts with contact_date in [from, to]. Numerator: delivered by peers.
 SELECT
   contact_date AS cohort_date{{dims}},
+  record_key AS rkey,
   is_peer::INTEGER AS numerator,
   1 AS denominator
 FROM contact_facts{{periods}}

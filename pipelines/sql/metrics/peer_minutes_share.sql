@@ -5,6 +5,7 @@
 -- minutes; disclosure control is applied to them.
 SELECT
   contact_date AS cohort_date{{dims}},
+  record_key AS rkey,
   CASE WHEN is_peer THEN duration_minutes ELSE 0 END AS numerator,
   duration_minutes AS denominator,
   is_peer::INTEGER AS numerator_records,

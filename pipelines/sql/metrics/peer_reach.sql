@@ -4,6 +4,7 @@
 -- else first attended contact.
 SELECT
   person_id{{dims}},
+  any_value(person_key) AS rkey,
   coalesce(min(contact_date) FILTER (WHERE is_peer), min(contact_date)) AS cohort_date,
   bool_or(is_peer)::INTEGER AS numerator,
   1 AS denominator

@@ -4,6 +4,7 @@
 -- peer_support (a unit dimension): ≥1 attended peer contact during the episode ending at D.
 SELECT
   person_id{{dims}},
+  person_key AS rkey,
   discharge_date AS cohort_date,
   coalesce(next_referral_date <= discharge_date + 182, false)::INTEGER AS numerator,
   1 AS denominator,

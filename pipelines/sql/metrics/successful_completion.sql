@@ -2,6 +2,7 @@
 -- Denominator: episodes with discharge_date in [from, to]. Numerator: outcome group successful.
 SELECT
   discharge_date AS cohort_date{{dims}},
+  record_key AS rkey,
   (outcome_group = 'successful')::INTEGER AS numerator,
   1 AS denominator
 FROM episode_facts{{periods}}

@@ -5,6 +5,7 @@
 -- peer_support (a unit dimension): ≥1 attended peer contact on days 0–27 of the episode (a 28-day landmark).
 SELECT
   start_date AS cohort_date{{dims}},
+  record_key AS rkey,
   CASE WHEN discharge_date <= $as_of THEN discharge_date - start_date
        ELSE $as_of - start_date END AS t,
   coalesce(discharge_date <= $as_of AND outcome_group = 'incomplete', false) AS event,

@@ -4,6 +4,7 @@
 -- peer_support (a unit dimension): ≥1 attended peer contact during the episode ending at D.
 SELECT
   person_id{{dims}},
+  person_key AS rkey,
   discharge_date AS cohort_date,
   CASE WHEN next_referral_date <= $as_of THEN next_referral_date - discharge_date
        ELSE $as_of - discharge_date END AS t,
