@@ -254,7 +254,7 @@ def _settle_period(
         widened = Period.of_days(wide_start, wide_end)
         notices.append(
             f"The dashboard shows whole months only: the period {_days_text(start, end)} was widened "
-            f"to {period_label(widened, span)} ({_days_text(widened.start, widened.end)})."
+            f"to {period_label(widened, span)}, {_days_text(widened.start, widened.end)}."
         )
         start, end = wide_start, wide_end
     period = Period.of_days(start, end)

@@ -442,7 +442,7 @@ def test_day_level_months_in_the_controls_are_widened_with_a_notice(app, client,
     assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == ("2025-06", "2025-06")
     assert notice_items(out) == [
         "The dashboard shows whole months only: the period 3 Jun 2025 to 23 Jun 2025 was widened to "
-        "Jun 2025 (1 Jun 2025 to 30 Jun 2025)."
+        "Jun 2025, 1 Jun 2025 to 30 Jun 2025."
     ]
     # And through the URL, as a hand-edited link.
     body = callback_body(app, key, {f"{ids.URL}.search": "?from=2025-06-03&to=2025-06-23"}, changed=[])

@@ -116,7 +116,7 @@ def test_a_day_level_link_is_widened_to_whole_months_with_a_notice() -> None:
     assert reading.state == FilterState(date(2025, 6, 1), date(2025, 6, 30))
     assert reading.notices == (
         "The dashboard shows whole months only: the period 3 Jun 2025 to 23 Jun 2025 was widened to "
-        "Jun 2025 (1 Jun 2025 to 30 Jun 2025).",
+        "Jun 2025, 1 Jun 2025 to 30 Jun 2025.",
     )
     # Only one end off a month boundary: still widened, still said.
     reading = decode_query("?from=2025-04-01&to=2026-03-30", SPAN)
