@@ -455,7 +455,7 @@ def test_day_level_months_in_the_controls_are_widened_with_a_notice(app, client,
 
 
 def test_a_crafted_day_level_filter_store_is_computed_as_whole_months(
-    app, client, data, computed_periods
+    app, client, data, state, computed_periods
 ) -> None:
     """The store every chart reads is sent back by the browser, so a request can hold any days: the
     attack of issue 16 asked for 231 periods inside 3-23 June 2025. Each chart, tile, table and CSV
@@ -474,9 +474,15 @@ def test_a_crafted_day_level_filter_store_is_computed_as_whole_months(
         assert data_text["filename"] == f"{metric}_2025-06-01_2025-06-30.csv"
         first_row = data_text["content"].splitlines()[1].split(",")
         assert first_row[1:3] == ["2025-06-01", "2025-06-30"]  # period_start, period_end
+    # The default view too, where tiles and peer outcomes move their period back for follow-up and
+    # the tiles compare with the previous period.
+    for _, body in page_callback_bodies(app, data, state.to_store()):
+        post(client, body)
     periods = {(start, end) for _, _, start, end in computed_periods}
     assert all(is_whole_months(start, end) for start, end in periods), sorted(periods)
     assert (date(2025, 6, 1), date(2025, 6, 30)) in periods
+    assert (date(2024, 10, 1), date(2025, 9, 30)) in periods  # completion without re-presentation
+    assert (date(2024, 4, 1), date(2025, 3, 31)) in periods  # the previous financial year
     assert not any(date(2025, 6, 3) in (s, e) or date(2025, 6, 23) in (s, e) for s, e in periods)
 
 
