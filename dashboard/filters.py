@@ -170,9 +170,6 @@ class FilterState:
         changes = {k: _clean_values(v) for k, v in values.items() if k in FILTER_DIMENSIONS}
         return replace(self, **changes)
 
-    def with_period(self, period: Period) -> FilterState:
-        return replace(self, start=period.start, end=period.end)
-
 
 def state_of(period: Period, **values: object) -> FilterState:
     """A filter state for ``period`` with the given dimension values."""
