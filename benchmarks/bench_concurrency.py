@@ -298,8 +298,8 @@ class Client:
         changed_field = f"{ctx['filter_ids'][dimension]}.value"
         values = {
             f"{ids.URL}.search": search,
-            f"{ids.PERIOD}.start_date": state.start.isoformat(),
-            f"{ids.PERIOD}.end_date": state.end.isoformat(),
+            f"{ids.PERIOD_FROM}.value": str(state.period.first),
+            f"{ids.PERIOD_TO}.value": str(state.period.last),
             **{f"{ctx['filter_ids'][d]}.value": list(getattr(state, d)) for d in ctx["filter_ids"]},
             changed_field: [rng.choice(ctx["options"][dimension])["value"]],
         }

@@ -6,7 +6,9 @@ not in Dash's process-wide callback list, so several apps (one per test, say) ca
 
 Filters live in the URL's query string. One callback keeps the filter controls, the query string and
 the filter store in step: opening a link sets the controls; changing a control rewrites the query
-string (without reloading the page) and the store, and every chart listens to the store.
+string (without reloading the page) and the store, and every chart listens to the store. The period is
+whole months only (`dashboard.filters`); whatever of a link or a control could not be used as given is
+named in a notice under the filter line.
 """
 
 from __future__ import annotations
@@ -16,17 +18,28 @@ import os
 from pathlib import Path
 from typing import Any
 
+import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
 from dashboard.callback_requests import install_callback_checks
 from dashboard.components import Chart, register_chart, register_downloads
 from dashboard.errors import guarded, install_request_errors, report_callback_error
-from dashboard.filters import FILTER_DIMENSIONS, decode_query, default_state, describe_filters, encode_query
+from dashboard.filters import (
+    FILTER_DIMENSIONS,
+    FilterReading,
+    decode_query,
+    default_state,
+    describe_filters,
+    encode_query,
+    read_controls,
+    state_of,
+)
 from dashboard.headers import install_security_headers
 from dashboard.layout import FILTER_IDS, nav_id, shell
 from dashboard.pages import ALL_PAGES, NAV_PAGES, overview, programme, programmes
 from dashboard.pages.common import missing_notice
+from dashboard.periods import CUSTOM, DataSpan
 from dashboard.queries import DashboardData
 from dashboard.signin import install_sign_in, sign_in_config
 
@@ -70,7 +83,7 @@ def create_app(
     sign_in = sign_in_config(users_file, db_path=db_path)  # refuses to start on a bad sign-in setting
     data = DashboardData(db_path)
     if warm:
-        overview.warm(data, default_state(data.as_of()))
+        overview.warm(data, default_state(data.as_of(), data.dates()[0]))
     app = Dash(
         __name__,
         assets_folder=str(PACKAGE_DIR / "assets"),
@@ -137,48 +150,92 @@ def _register_router(app: Dash, data: DashboardData) -> None:
         return [*hrefs, *[p is page for p in NAV_PAGES]]
 
 
+def filter_notice(notices: tuple[str, ...]) -> Any:
+    """The notice under the filter line: each thing of the link or the controls that could not be used
+    as given, and what the page shows instead (nothing when everything was used)."""
+    if not notices:
+        return None
+    return dbc.Alert(
+        [
+            html.Strong("Not everything asked for could be shown as given:"),
+            html.Ul([html.Li(n) for n in notices], className="mb-0"),
+        ],
+        color="warning",
+        className="filter-notice small py-1 px-2 mb-1",
+    )
+
+
+#: The sync callback's period controls, and what `read_controls` calls each.
+_PERIOD_CONTROLS = {ids.PERIOD_PRESET: "preset", ids.PERIOD_FROM: "from", ids.PERIOD_TO: "to"}
+
+
 def _register_filters(app: Dash, data: DashboardData) -> None:
     dims = list(FILTER_IDS)
 
     @app.callback(
-        Output(ids.PERIOD, "start_date"),
-        Output(ids.PERIOD, "end_date"),
+        Output(ids.PERIOD_PRESET, "value"),
+        Output(ids.PERIOD_FROM, "value"),
+        Output(ids.PERIOD_TO, "value"),
         *[Output(FILTER_IDS[d], "value") for d in dims],
         Output(ids.URL, "search"),
         Output(ids.FILTER_STATE, "data"),
         Output(ids.ACTIVE_FILTERS, "children"),
+        Output(ids.FILTER_NOTICE, "children"),
         Input(ids.URL, "search"),
-        Input(ids.PERIOD, "start_date"),
-        Input(ids.PERIOD, "end_date"),
+        Input(ids.PERIOD_PRESET, "value"),
+        Input(ids.PERIOD_FROM, "value"),
+        Input(ids.PERIOD_TO, "value"),
         *[Input(FILTER_IDS[d], "value") for d in dims],
         Input(ids.RESET_FILTERS, "n_clicks"),
     )
-    def sync(search: str | None, start: str | None, end: str | None, *rest: Any) -> list:
+    def sync(search: str | None, preset: Any, first_month: Any, last_month: Any, *rest: Any) -> list:
+        """Keep the URL, the filter bar and the filter store in step. Every way in (the URL, a preset,
+        the From and To months, a dropdown, a crafted request) goes through `decode_query` or
+        `read_controls`, so the store only ever holds whole months inside the data, and the notice says
+        what was changed."""
         values, _reset = rest[:-1], rest[-1]
         trigger = ctx.triggered_id
-        default = default_state(data.as_of())
+        span = DataSpan.of(*data.dates())
+        options = data.filter_options()
         if trigger == ids.RESET_FILTERS:
-            state, from_url = default, True
-            new_search: Any = encode_query(state)
+            reading = FilterReading(state_of(span.default()))
+            new_search: Any = encode_query(reading.state)
         elif trigger in (None, ids.URL):
-            state, from_url = decode_query(search, default), True
+            reading = decode_query(search, span, options)
             new_search = no_update
         else:
-            base = decode_query(f"?from={(start or '')[:10]}&to={(end or '')[:10]}", default)
-            state = base.with_values(**dict(zip(dims, values, strict=True)))
-            from_url, new_search = False, encode_query(state)
+            current = decode_query(search, span, options).state
+            reading = read_controls(
+                _PERIOD_CONTROLS.get(trigger),
+                preset,
+                first_month,
+                last_month,
+                dict(zip(dims, values, strict=True)),
+                span,
+                current,
+                options,
+            )
+            new_search = encode_query(reading.state)
             if new_search == (search or ""):
                 new_search = no_update
-        describe = "Showing " + describe_filters(state, data.labels())
-        if from_url:
-            controls = [
-                state.start.isoformat(),
-                state.end.isoformat(),
-                *[list(getattr(state, d)) for d in dims],
-            ]
+        state = reading.state
+        period = state.period
+        # A preset just chosen stays chosen when it gives this period (the rolling 12 months can be the
+        # financial year), and so does "choose months"; otherwise the first preset that is the period.
+        chosen = span.preset(preset) if trigger == ids.PERIOD_PRESET else None
+        if chosen is not None and chosen.period == period:
+            preset_value = chosen.key
+        elif trigger == ids.PERIOD_PRESET and preset == CUSTOM:
+            preset_value = CUSTOM
         else:
-            controls = [no_update] * (2 + len(dims))
-        return [*controls, new_search, state.to_store(), describe]
+            preset_value = span.preset_for(period)
+        controls: list[Any] = [preset_value, str(period.first), str(period.last)]
+        for d, sent in zip(dims, values, strict=True):
+            wanted = list(getattr(state, d))
+            from_url = trigger in (None, ids.URL, ids.RESET_FILTERS)
+            controls.append(wanted if from_url or sent != wanted else no_update)
+        describe = "Showing " + describe_filters(state, data.labels(), span)
+        return [*controls, new_search, state.to_store(), describe, filter_notice(reading.notices)]
 
 
 def _check_dims() -> None:  # the filter bar offers exactly the filter dimensions

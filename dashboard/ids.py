@@ -16,9 +16,14 @@ AS_AT = "data-as-at"
 ACTIVE_FILTERS = "active-filters"
 GLOBAL_ERROR = "global-error"
 RESET_FILTERS = "reset-filters"
+FILTER_NOTICE = "filter-notice"  # what of a link or the controls was changed or left out, and why
 
-# Global filters (values mirror the query string; see dashboard.filters).
-PERIOD = "filter-period"
+# Global filters (values mirror the query string; see dashboard.filters). The period is whole months:
+# a preset (dashboard.periods: "fy", "q1".."q4", "rolling12", "custom") and the From and To months.
+PERIOD = "filter-period"  # the period's group of controls
+PERIOD_PRESET = "filter-period-preset"
+PERIOD_FROM = "filter-period-from"
+PERIOD_TO = "filter-period-to"
 AREA = "filter-area"
 PROVIDER = "filter-provider"
 PROGRAMME = "filter-programme"

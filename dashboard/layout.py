@@ -9,8 +9,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.filters import DIMENSION_LABELS, default_state
+from dashboard.filters import DIMENSION_LABELS
 from dashboard.pages import NAV_PAGES
+from dashboard.periods import CUSTOM, DataSpan
 from dashboard.queries import DashboardData
 
 FILTER_IDS: dict[str, str] = {
@@ -45,36 +46,78 @@ def _filter(dimension: str, options: list[dict[str, str]]) -> dbc.Col:
         xs=12,
         sm=6,
         md=4,
-        xl=3,
+        xl=2,
+        className="mb-2",
+    )
+
+
+def _month_select(control_id: str, label: str, value: str, months: list[dict[str, str]]) -> dbc.Col:
+    return dbc.Col(
+        [
+            html.Label(label, htmlFor=control_id, className="filter-label"),
+            dcc.Dropdown(
+                id=control_id,
+                options=months,
+                value=value,
+                clearable=False,
+                searchable=True,
+                className="filter-dropdown filter-month",
+            ),
+        ],
+        xs=6,
+        md=3,
+    )
+
+
+def period_controls(span: DataSpan) -> dbc.Col:
+    """The period, in whole months only: a preset (the latest complete financial year, each of its
+    quarters, the rolling 12 months, or "choose months") and the From and To months it sets. The sync
+    callback of `dashboard.app` keeps the three in step with the URL."""
+    default = span.default()
+    presets = [{"value": p.key, "label": p.label} for p in span.presets()]
+    presets.append({"value": CUSTOM, "label": "Choose months (From, To)"})
+    months = [{"value": str(m), "label": m.label} for m in span.months_newest_first()]
+    return dbc.Col(
+        html.Div(
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            html.Label("Period", htmlFor=ids.PERIOD_PRESET, className="filter-label"),
+                            dcc.Dropdown(
+                                id=ids.PERIOD_PRESET,
+                                options=presets,
+                                value=span.preset_for(default),
+                                clearable=False,
+                                searchable=False,
+                                className="filter-dropdown filter-preset",
+                            ),
+                        ],
+                        xs=12,
+                        md=6,
+                    ),
+                    _month_select(ids.PERIOD_FROM, "From", str(default.first), months),
+                    _month_select(ids.PERIOD_TO, "To", str(default.last), months),
+                ],
+                className="g-2",
+            ),
+            id=ids.PERIOD,
+            role="group",
+            **{"aria-label": "Period, in whole months"},
+        ),
+        xs=12,
+        lg=8,
+        xl=6,
         className="mb-2",
     )
 
 
 def shell(data: DashboardData) -> html.Div:
     """The page frame, built afresh for each visit so a new load's dates and options show at once."""
-    first, as_of = data.dates()
-    default = default_state(as_of)
+    span = DataSpan.of(*data.dates())
+    as_of = span.as_of
     options = data.filter_options()
-    period = dbc.Col(
-        [
-            html.Label("Period", htmlFor=ids.PERIOD, className="filter-label"),
-            dcc.DatePickerRange(
-                id=ids.PERIOD,
-                start_date=default.start.isoformat(),
-                end_date=default.end.isoformat(),
-                min_date_allowed=first.isoformat(),
-                max_date_allowed=as_of.isoformat(),
-                display_format="D MMM YYYY",
-                first_day_of_week=1,
-                className="filter-period",
-            ),
-        ],
-        xs=12,
-        sm=6,
-        md=4,
-        xl=3,
-        className="mb-2",
-    )
+    period = period_controls(span)
     nav = dbc.Nav(
         [dbc.NavItem(dbc.NavLink(p.NAME, id=nav_id(p), href=p.PATH, className="px-2")) for p in NAV_PAGES],
         className="me-auto main-nav",
@@ -112,6 +155,7 @@ def shell(data: DashboardData) -> html.Div:
                 ],
                 className="d-flex align-items-baseline small text-muted",
             ),
+            html.Div(id=ids.FILTER_NOTICE, role="status", **{"aria-live": "polite"}),
         ],
         fluid=True,
         className="filter-bar mb-2",

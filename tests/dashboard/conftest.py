@@ -41,4 +41,4 @@ def data(warehouse_path: Path) -> DashboardData:
 
 @pytest.fixture(scope="session")
 def state(data: DashboardData) -> FilterState:
-    return default_state(data.as_of())
+    return default_state(data.as_of(), data.dates()[0])  # financial year 2025-26

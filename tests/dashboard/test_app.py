@@ -4,6 +4,7 @@ errors become messages, and nothing record-level goes out."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,8 @@ from dashboard.pages import (
     retention,
     support_mix,
 )
+from dashboard.periods import CUSTOM, is_whole_months
+from dashboard.queries import _LRU
 from pipelines.warehouse import WarehouseNotFound
 
 
@@ -91,14 +94,16 @@ def test_opening_a_link_sets_the_filters_and_the_store(app, client, data) -> Non
     body = callback_body(
         app,
         key,
-        {f"{ids.URL}.search": "?from=2025-01-01&to=2025-12-31&setting=prison"},
+        {f"{ids.URL}.search": "?from=2025-01&to=2025-12&setting=prison"},
         changed=[f"{ids.URL}.search"],
     )
     out = post(client, body)["response"]
-    assert out[ids.PERIOD] == {"start_date": "2025-01-01", "end_date": "2025-12-31"}
+    assert out[ids.PERIOD_PRESET] == {"value": CUSTOM}  # a calendar year is none of the presets
+    assert out[ids.PERIOD_FROM] == {"value": "2025-01"} and out[ids.PERIOD_TO] == {"value": "2025-12"}
     assert out[ids.SETTING]["value"] == ["prison"]
     store = out[ids.FILTER_STATE]["data"]
     assert FilterState.from_store(store).setting == ("prison",)
+    assert (store["start"], store["end"]) == ("2025-01-01", "2025-12-31")
     assert set(store) == {
         "start",
         "end",
@@ -110,7 +115,16 @@ def test_opening_a_link_sets_the_filters_and_the_store(app, client, data) -> Non
         "sex",
         "age_band",
     }  # the store holds filter values only
-    assert "Setting: prison" in out[ids.ACTIVE_FILTERS]["children"]
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Jan 2025 to Dec 2025 · Setting: prison"
+    assert out[ids.FILTER_NOTICE]["children"] is None  # everything in the link was used
+
+
+def test_the_default_view_is_the_latest_complete_financial_year(app, client) -> None:
+    key = find_callback(app, f"{ids.URL}.search")
+    out = post(client, callback_body(app, key, {f"{ids.URL}.search": ""}, changed=[]))["response"]
+    assert out[ids.PERIOD_PRESET] == {"value": "fy"}
+    assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == ("2025-04", "2026-03")
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing financial year 2025-26 · all people and programmes"
 
 
 def test_changing_a_filter_rewrites_the_url(app, client) -> None:
@@ -119,16 +133,71 @@ def test_changing_a_filter_rewrites_the_url(app, client) -> None:
         app,
         key,
         {
-            f"{ids.URL}.search": "?from=2025-03-01&to=2026-02-28",
-            f"{ids.PERIOD}.start_date": "2025-03-01",
-            f"{ids.PERIOD}.end_date": "2026-02-28",
+            f"{ids.URL}.search": "?from=2025-03&to=2026-02",
+            f"{ids.PERIOD_PRESET}.value": CUSTOM,
+            f"{ids.PERIOD_FROM}.value": "2025-03",
+            f"{ids.PERIOD_TO}.value": "2026-02",
             f"{ids.SEX}.value": ["female"],
         },
         changed=[f"{ids.SEX}.value"],
     )
     out = post(client, body)["response"]
-    assert out[ids.URL]["search"] == "?from=2025-03-01&to=2026-02-28&sex=female"
+    assert out[ids.URL]["search"] == "?from=2025-03&to=2026-02&sex=female"
     assert FilterState.from_store(out[ids.FILTER_STATE]["data"]).sex == ("female",)
+
+
+@pytest.mark.parametrize(
+    ("preset", "first", "last", "label"),
+    [
+        ("q2", "2025-07", "2025-09", "Q2 2025-26 (Jul-Sep 2025)"),
+        ("q4", "2026-01", "2026-03", "Q4 2025-26 (Jan-Mar 2026)"),
+        ("fy", "2025-04", "2026-03", "financial year 2025-26"),
+        ("rolling12", "2025-04", "2026-03", "financial year 2025-26"),  # at 31 March the same months
+    ],
+)
+def test_choosing_a_preset_sets_the_months_and_the_url(app, client, preset, first, last, label) -> None:
+    key = find_callback(app, f"{ids.URL}.search")
+    body = callback_body(
+        app,
+        key,
+        {
+            f"{ids.URL}.search": "?from=2025-01&to=2025-12",
+            f"{ids.PERIOD_PRESET}.value": preset,
+            f"{ids.PERIOD_FROM}.value": "2025-01",
+            f"{ids.PERIOD_TO}.value": "2025-12",
+        },
+        changed=[f"{ids.PERIOD_PRESET}.value"],
+    )
+    out = post(client, body)["response"]
+    assert out[ids.PERIOD_PRESET]["value"] == preset  # the preset chosen stays chosen
+    assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == (first, last)
+    assert out[ids.URL]["search"] == f"?from={first}&to={last}"
+    assert out[ids.ACTIVE_FILTERS]["children"] == f"Showing {label} · all people and programmes"
+
+
+def notice_items(out: dict) -> list[str]:
+    """The items of the notice under the filter line, from a sync callback's response."""
+    notice = out[ids.FILTER_NOTICE]["children"]
+    if notice is None:
+        return []
+    items = notice["props"]["children"][1]["props"]["children"]
+    return [item["props"]["children"] for item in items]
+
+
+def test_an_invalid_link_opens_with_a_notice_naming_each_problem(app, client) -> None:
+    key = find_callback(app, f"{ids.URL}.search")
+    search = "?from=garbage&to=2026-02&colour=red&setting=moon&setting=prison"
+    out = post(client, callback_body(app, key, {f"{ids.URL}.search": search}, changed=[f"{ids.URL}.search"]))
+    out = out["response"]
+    assert notice_items(out) == [
+        "'colour' in the link is not a filter and was ignored.",
+        "from='garbage' is not a month (write it YYYY-MM, such as 2025-04): starting in Apr 2025, the "
+        "default, instead.",
+        "Setting: 'moon' is not one of the options, so it was left out.",
+    ]
+    assert out[ids.FILTER_NOTICE]["children"]["props"]["color"] == "warning"
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Apr 2025 to Feb 2026 · Setting: prison"
+    assert ids.URL not in out  # the address bar keeps the link as given, so the notice stays true of it
 
 
 def test_a_chart_callback_returns_a_figure(app, client, state) -> None:
@@ -177,7 +246,7 @@ def test_any_other_callback_error_lands_in_the_banner(app, client, monkeypatch) 
     def broken():
         raise RuntimeError("no dates")
 
-    monkeypatch.setattr(app.dashboard_data, "as_of", broken)
+    monkeypatch.setattr(app.dashboard_data, "dates", broken)  # the filter callback reads the span first
     key = find_callback(app, f"{ids.URL}.search")
     body = callback_body(app, key, {f"{ids.URL}.search": "?"}, changed=[f"{ids.URL}.search"])
     text = json.dumps(post(client, body))
@@ -224,7 +293,7 @@ def test_the_csv_button_downloads_the_chart_table(app, client, state) -> None:
     }
     out = post(client, body)["response"]
     download = out[text(cid("chart-download"))]["data"]
-    assert download["filename"] == "exit_mix_2025-03-01_2026-02-28.csv"
+    assert download["filename"] == "exit_mix_2025-04-01_2026-03-31.csv"
     header = download["content"].splitlines()[0]
     assert header.split(",") == [
         "data_as_at",
@@ -292,3 +361,137 @@ def test_a_permission_error_in_a_callback_says_access_is_refused(app, client, st
     message = json.dumps(out)
     assert "You do not have access to this programme" in message
     assert "Something went wrong" not in message and "PG99" not in message
+
+
+# -- whole months only, on the server ----------------------------------------------------------------
+
+
+@pytest.fixture()
+def computed_periods(app, monkeypatch) -> list[tuple[str, str, date, date]]:
+    """Every period the app asks the metric layer for, recorded at the metric layer's door (its
+    `compute_metric`, `metric_series` and `compute_mix`), with the app's cache emptied first so that
+    every chart is computed afresh."""
+    import pipelines.metrics as metrics
+
+    seen: list[tuple[str, str, date, date]] = []
+    for name in ("compute_metric", "metric_series", "compute_mix"):
+        original = getattr(metrics, name)
+
+        def spy(warehouse, metric, start, end, *args, _original=original, _name=name, **kwargs):
+            seen.append((_name, metric, start, end))
+            return _original(warehouse, metric, start, end, *args, **kwargs)
+
+        monkeypatch.setattr(metrics, name, spy)
+    monkeypatch.setattr(app.dashboard_data, "_cache", _LRU())
+    return seen
+
+
+def page_callback_bodies(app, data, store: dict) -> list[tuple[str, dict]]:
+    """A request for every chart, tile and table callback of every page, reading ``store``."""
+    controls = {
+        f"{ids.PROGRAMME_ID}.data": data.filter_options()["programme"][0]["value"],
+        f"{ids.RETENTION_KM_BY}.value": "programme",
+        f"{ids.RELAPSE_KM_BY}.value": "setting",
+        f"{ids.PROGRAMMES_INDICATOR}.value": "retention_12wk",
+        f"{ids.PROGRAMME_TREND_METRIC}.value": "successful_completion",
+        f"{ids.PROGRAMMES_SORT}.value": "name",
+    }
+    keys = [
+        k
+        for k in app.callback_map
+        if "chart-graph" in k or ".children" in k and "tile" in k or ids.PROGRAMMES_TABLE in k
+    ]
+    return [(k, callback_body(app, k, {f"{ids.FILTER_STATE}.data": store, **controls})) for k in keys]
+
+
+def csv_body(app, chart: str, store: dict) -> dict:
+    def cid(kind: str) -> dict:
+        return {"chart": chart, "type": kind}
+
+    return {
+        "output": find_callback(app, "chart-download"),
+        "outputs": [
+            {"id": cid("chart-download"), "property": "data"},
+            {"id": cid("chart-message"), "property": "children"},
+        ],
+        "inputs": [{"id": cid("chart-csv"), "property": "n_clicks", "value": 1}],
+        "state": [
+            {"id": ids.FILTER_STATE, "property": "data", "value": store},
+            {"id": cid("chart-spec"), "property": "data", "value": {}},
+        ],
+        "changedPropIds": [f"{json.dumps(cid('chart-csv'), sort_keys=True, separators=(',', ':'))}.n_clicks"],
+    }
+
+
+def test_day_level_months_in_the_controls_are_widened_with_a_notice(app, client, computed_periods) -> None:
+    key = find_callback(app, f"{ids.URL}.search")
+    body = callback_body(
+        app,
+        key,
+        {
+            f"{ids.URL}.search": "?from=2025-06&to=2025-06",
+            f"{ids.PERIOD_PRESET}.value": CUSTOM,
+            f"{ids.PERIOD_FROM}.value": "2025-06-03",  # what no month dropdown sends
+            f"{ids.PERIOD_TO}.value": "2025-06-23",
+        },
+        changed=[f"{ids.PERIOD_FROM}.value"],
+    )
+    out = post(client, body)["response"]
+    store = out[ids.FILTER_STATE]["data"]
+    assert (store["start"], store["end"]) == ("2025-06-01", "2025-06-30")
+    assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == ("2025-06", "2025-06")
+    assert notice_items(out) == [
+        "The dashboard shows whole months only: the period 3 Jun 2025 to 23 Jun 2025 was widened to "
+        "Jun 2025, 1 Jun 2025 to 30 Jun 2025."
+    ]
+    # And through the URL, as a hand-edited link.
+    body = callback_body(app, key, {f"{ids.URL}.search": "?from=2025-06-03&to=2025-06-23"}, changed=[])
+    out = post(client, body)["response"]
+    assert (out[ids.FILTER_STATE]["data"]["start"], out[ids.FILTER_STATE]["data"]["end"]) == (
+        "2025-06-01",
+        "2025-06-30",
+    )
+    assert len(notice_items(out)) == 1 and "widened to Jun 2025" in notice_items(out)[0]
+
+
+def test_a_crafted_day_level_filter_store_is_computed_as_whole_months(
+    app, client, data, state, computed_periods
+) -> None:
+    """The store every chart reads is sent back by the browser, so a request can hold any days: the
+    attack of issue 16 asked for 231 periods inside 3-23 June 2025. Each chart, tile, table and CSV
+    download must answer exactly as for June as a whole, and the metric layer must never be asked for
+    a period that is not whole months."""
+    june = FilterState(date(2025, 6, 1), date(2025, 6, 30)).to_store()
+    crafted = {**june, "start": "2025-06-03", "end": "2025-06-23"}
+    whole_answers = {k: post(client, body) for k, body in page_callback_bodies(app, data, june)}
+    asked_for_june = len(computed_periods)
+    assert asked_for_june > 20
+    for k, body in page_callback_bodies(app, data, crafted):
+        assert post(client, body) == whole_answers[k], k
+    for metric in ("exit_mix", "retention_12wk_spc"):
+        download = post(client, csv_body(app, metric, crafted))["response"]
+        data_text = next(v["data"] for v in download.values() if v.get("data"))
+        assert data_text["filename"] == f"{metric}_2025-06-01_2025-06-30.csv"
+        first_row = data_text["content"].splitlines()[1].split(",")
+        assert first_row[1:3] == ["2025-06-01", "2025-06-30"]  # period_start, period_end
+    # The default view too, where tiles and peer outcomes move their period back for follow-up and
+    # the tiles compare with the previous period.
+    for _, body in page_callback_bodies(app, data, state.to_store()):
+        post(client, body)
+    periods = {(start, end) for _, _, start, end in computed_periods}
+    assert all(is_whole_months(start, end) for start, end in periods), sorted(periods)
+    assert (date(2025, 6, 1), date(2025, 6, 30)) in periods
+    assert (date(2024, 10, 1), date(2025, 9, 30)) in periods  # completion without re-presentation
+    assert (date(2024, 4, 1), date(2025, 3, 31)) in periods  # the previous financial year
+    assert not any(date(2025, 6, 3) in (s, e) or date(2025, 6, 23) in (s, e) for s, e in periods)
+
+
+def test_a_crafted_store_with_a_reversed_period_is_refused_not_computed(
+    app, client, computed_periods
+) -> None:
+    crafted = {**FilterState(date(2025, 6, 1), date(2025, 6, 30)).to_store(), "start": "2025-06-23"}
+    crafted["end"] = "2025-06-03"
+    key = find_callback(app, '{"chart":"retention_12wk_spc","type":"chart-graph"}.figure')
+    text = json.dumps(post(client, callback_body(app, key, {f"{ids.FILTER_STATE}.data": crafted})))
+    assert "Something went wrong" in text and "starts" not in text  # a generic message, nothing internal
+    assert computed_periods == []

@@ -73,7 +73,7 @@ def test_every_page_says_what_is_missing(app, warehouse) -> None:
     kind, _ = warehouse
     client = app.server.test_client()
     key = find_callback(app, f"{ids.PAGE}.children")
-    state = default_state(app.dashboard_data.as_of())
+    state = default_state(app.dashboard_data.as_of(), app.dashboard_data.dates()[0])
     for page in NAV_PAGES:
         body = callback_body(
             app,
@@ -93,7 +93,7 @@ def test_every_page_says_what_is_missing(app, warehouse) -> None:
 
 def test_every_chart_and_tile_answers(app) -> None:
     client = app.server.test_client()
-    state = default_state(app.dashboard_data.as_of())
+    state = default_state(app.dashboard_data.as_of(), app.dashboard_data.dates()[0])
     programmes = app.dashboard_data.filter_options()["programme"]
     keys = [k for k in app.callback_map if "chart-graph" in k or ".children" in k and "tile" in k]
     if not programmes:  # no programme page to draw

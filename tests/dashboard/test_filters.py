@@ -1,8 +1,12 @@
-"""URL ↔ filter state: the query string round-trips, and a hand-edited link still opens a view."""
+"""URL ↔ filter state: the query string round-trips; the state holds whole months only, whatever made it;
+a hand-edited link still opens a view, and a notice names everything of it that was not used as given."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
+
+import pytest
 
 from dashboard.filters import (
     FILTER_DIMENSIONS,
@@ -11,15 +15,69 @@ from dashboard.filters import (
     default_state,
     describe_filters,
     encode_query,
+    read_controls,
 )
+from dashboard.periods import CUSTOM, DataSpan
 
-DEFAULT = FilterState(start=date(2025, 3, 1), end=date(2026, 2, 28))
+#: The test warehouses' dates: 1 Apr 2021 to 31 Mar 2026.
+SPAN = DataSpan.of(date(2021, 4, 1), date(2026, 3, 31))
+#: Their default view: financial year 2025-26, the latest complete one.
+DEFAULT = FilterState(start=date(2025, 4, 1), end=date(2026, 3, 31))
+OPTIONS = {
+    "setting": [{"value": "community", "label": "community"}, {"value": "prison", "label": "prison"}],
+    "sex": [{"value": "female", "label": "female"}, {"value": "male", "label": "male"}],
+    "area": [{"value": "E1", "label": "Leeds"}],
+}
 
 
-def test_default_is_the_twelve_whole_months_before_the_extract_month() -> None:
-    assert default_state(date(2026, 3, 31)) == DEFAULT
-    assert default_state(date(2026, 3, 1)) == DEFAULT
+def test_default_is_the_latest_complete_financial_year() -> None:
+    assert default_state(date(2026, 3, 31), date(2021, 4, 1)) == DEFAULT
+    assert default_state(date(2026, 4, 15), date(2021, 4, 1)) == DEFAULT
+    assert default_state(date(2026, 3, 30), date(2021, 4, 1)) == FilterState(
+        date(2024, 4, 1), date(2025, 3, 31)
+    )
+    # No complete financial year in the data: the rolling 12 months to the last complete month.
+    assert default_state(date(2025, 6, 15), date(2024, 5, 14)) == FilterState(
+        date(2024, 6, 1), date(2025, 5, 31)
+    )
+    # The benchmarks' varied views: the last few complete months.
     assert default_state(date(2024, 1, 15), months=3) == FilterState(date(2023, 10, 1), date(2023, 12, 31))
+
+
+# -- FilterState holds whole months only ----------------------------------------------------------------
+
+
+def test_filter_state_widens_any_period_to_whole_months() -> None:
+    state = FilterState(date(2025, 6, 3), date(2025, 6, 23))
+    assert (state.start, state.end) == (date(2025, 6, 1), date(2025, 6, 30))
+    state = FilterState(datetime(2025, 12, 31, 13, 5), date(2026, 2, 1))  # a datetime is its day
+    assert (state.start, state.end) == (date(2025, 12, 1), date(2026, 2, 28))
+    assert type(state.start) is date
+    # Every way of making one: replace, the store the browser sends back, with_values.
+    assert replace(DEFAULT, start=date(2025, 4, 17)).start == date(2025, 4, 1)
+    store = {**DEFAULT.to_store(), "start": "2025-06-03", "end": "2025-06-23"}
+    crafted = FilterState.from_store(store)
+    assert (crafted.start, crafted.end) == (date(2025, 6, 1), date(2025, 6, 30))
+    assert FilterState(date(2025, 6, 3), date(2025, 6, 23)).with_values(sex=["female"]).end == date(
+        2025, 6, 30
+    )
+    with pytest.raises(ValueError):
+        FilterState(date(2025, 6, 23), date(2025, 6, 3))  # reversed within one month: not widened
+    with pytest.raises(ValueError):
+        FilterState.from_store({**store, "start": "2025-06-03'; --"})
+    with pytest.raises(TypeError):
+        FilterState("2025-06-01", date(2025, 6, 30))  # type: ignore[arg-type]
+
+
+def test_previous_period_is_the_same_number_of_whole_months_before() -> None:
+    assert DEFAULT.previous_period() == (date(2024, 4, 1), date(2025, 3, 31))
+    february = FilterState(date(2026, 2, 1), date(2026, 2, 28))
+    assert february.previous_period() == (date(2026, 1, 1), date(2026, 1, 31))  # not 28 days of January
+    q2 = FilterState(date(2025, 7, 1), date(2025, 9, 30))
+    assert q2.previous_period() == (date(2025, 4, 1), date(2025, 6, 30))  # Q1, although 91 days not 92
+
+
+# -- the query string --------------------------------------------------------------------------------------
 
 
 def test_round_trip_keeps_every_dimension_and_value_order() -> None:
@@ -33,21 +91,170 @@ def test_round_trip_keeps_every_dimension_and_value_order() -> None:
         provider=["PV1"],
     )
     query = encode_query(state)
-    assert query.startswith("?from=2025-03-01&to=2026-02-28")
+    assert query.startswith("?from=2025-04&to=2026-03")
     assert "area=E08000035&area=E08000032" in query
-    assert decode_query(query, DEFAULT) == state
+    reading = decode_query(query, SPAN)
+    assert reading.state == state and reading.notices == ()
     assert FilterState.from_store(state.to_store()) == state
 
 
-def test_missing_and_broken_parts_fall_back_to_the_default() -> None:
-    assert decode_query("", DEFAULT) == DEFAULT
-    assert decode_query(None, DEFAULT) == DEFAULT
-    assert decode_query("?from=garbage&to=2026-13-40&colour=red", DEFAULT) == DEFAULT
-    # A reversed period is not honoured.
-    assert decode_query("?from=2026-01-01&to=2025-01-01", DEFAULT) == DEFAULT
-    # Over-long values and repeats are dropped.
-    state = decode_query("?setting=" + "x" * 500 + "&setting=prison&setting=prison", DEFAULT)
-    assert state.setting == ("prison",)
+def test_links_written_with_days_still_open() -> None:
+    """A link from before whole months (``from=2025-03-01&to=2026-02-28``) is whole months: no notice."""
+    reading = decode_query("?from=2025-03-01&to=2026-02-28&setting=prison", SPAN, OPTIONS)
+    assert reading.state == FilterState(date(2025, 3, 1), date(2026, 2, 28), setting=("prison",))
+    assert reading.notices == ()
+
+
+def test_a_link_with_nothing_opens_the_default_without_a_notice() -> None:
+    for search in ("", None, "?", "?setting="):
+        reading = decode_query(search, SPAN)
+        assert reading.state == DEFAULT and reading.notices == (), search
+
+
+def test_a_day_level_link_is_widened_to_whole_months_with_a_notice() -> None:
+    reading = decode_query("?from=2025-06-03&to=2025-06-23", SPAN)
+    assert reading.state == FilterState(date(2025, 6, 1), date(2025, 6, 30))
+    assert reading.notices == (
+        "The dashboard shows whole months only: the period 3 Jun 2025 to 23 Jun 2025 was widened to "
+        "Jun 2025, 1 Jun 2025 to 30 Jun 2025.",
+    )
+    # Only one end off a month boundary: still widened, still said.
+    reading = decode_query("?from=2025-04-01&to=2026-03-30", SPAN)
+    assert reading.state == DEFAULT and "widened to financial year 2025-26" in reading.notices[0]
+
+
+def test_unknown_keys_and_unreadable_months_are_named() -> None:
+    reading = decode_query("?from=garbage&to=2026-13-40&colour=red", SPAN)
+    assert reading.state == DEFAULT
+    assert reading.notices == (
+        "'colour' in the link is not a filter and was ignored.",
+        "from='garbage' is not a month (write it YYYY-MM, such as 2025-04): starting in Apr 2025, "
+        "the default, instead.",
+        "to='2026-13-40' is not a month (write it YYYY-MM, such as 2025-04): ending in Mar 2026, "
+        "the default, instead.",
+    )
+    # A date with something after it is not read as the date (it used to be cut to 10 characters).
+    reading = decode_query("?from=2024-01-01'; --&to=2025-01-01\"); --", SPAN)
+    assert reading.state == DEFAULT and len(reading.notices) == 2
+    # One end unreadable: that end is the default's, the other is kept.
+    reading = decode_query("?from=2025-10&to=soon", SPAN)
+    assert reading.state == FilterState(date(2025, 10, 1), date(2026, 3, 31)) and len(reading.notices) == 1
+    reading = decode_query("?from=2025-07&from=2025-01&to=2025-09", SPAN)
+    assert reading.state == FilterState(date(2025, 7, 1), date(2025, 9, 30))
+    assert reading.notices == ("from= is given 2 times in the link: the first, '2025-07', is used.",)
+
+
+def test_a_from_after_to_opens_the_default_with_a_notice() -> None:
+    reading = decode_query("?from=2026-01&to=2025-01", SPAN)
+    assert reading.state == DEFAULT
+    assert reading.notices == (
+        "In the link, from='2026-01' is after to='2025-01': showing the default period, "
+        "financial year 2025-26, instead.",
+    )
+    reading = decode_query("?from=2025-06-23&to=2025-06-03", SPAN)  # reversed inside one month
+    assert reading.state == DEFAULT and "is after" in reading.notices[0]
+    reading = decode_query("?to=2024-01", SPAN)  # after the default start: reversed too
+    assert reading.state == DEFAULT
+    assert reading.notices[0].startswith("In the link, the default start (Apr 2025) is after to='2024-01'")
+
+
+def test_a_period_outside_the_data_is_cut_to_it_or_replaced() -> None:
+    reading = decode_query("?from=2019-01&to=2019-12", SPAN)
+    assert reading.state == DEFAULT
+    assert reading.notices == (
+        "Jan 2019 to Dec 2019 is outside the data, which runs from Apr 2021 to Mar 2026, the last complete "
+        "month of the data (as at 31 Mar 2026): showing the default period, financial year 2025-26, instead.",
+    )
+    reading = decode_query("?from=2019-01&to=2026-06", SPAN)
+    assert reading.state == FilterState(date(2021, 4, 1), date(2026, 3, 31))
+    assert reading.notices == (
+        "The data begins in Apr 2021: the period starts there, not in Jan 2019.",
+        "Jun 2026 is after Mar 2026, the last complete month of the data (as at 31 Mar 2026): the period "
+        "ends in Mar 2026.",
+    )
+    # The month of as_of is not complete on 15 April: a link asking for it is cut to March.
+    mid_april = DataSpan.of(date(2021, 4, 1), date(2026, 4, 15))
+    reading = decode_query("?from=2026-01&to=2026-04", mid_april)
+    assert reading.state == FilterState(date(2026, 1, 1), date(2026, 3, 31)) and len(reading.notices) == 1
+
+
+def test_filter_values_that_are_not_options_are_named_and_left_out() -> None:
+    reading = decode_query("?setting=moon&setting=prison&sex=x&sex=y&sex=z&sex=w&area=E1", SPAN, OPTIONS)
+    assert reading.state == DEFAULT.with_values(setting=["prison"], area=["E1"])
+    assert reading.notices == (
+        "Setting: 'moon' is not one of the options, so it was left out.",
+        "Sex: 'x', 'y', 'z' and 1 more are not among the options, so they were left out; showing every sex.",
+    )
+    # Hostile text is quoted cut short and with unprintable characters replaced.
+    reading = decode_query("?sex=" + "%E2%80%AEevil%00" + "A" * 200, SPAN, OPTIONS)
+    assert reading.state.sex == () and len(reading.notices) == 1
+    assert "\u202e" not in reading.notices[0] and "\x00" not in reading.notices[0]
+    assert (
+        "'\N{REPLACEMENT CHARACTER}evil\N{REPLACEMENT CHARACTER}AAAAAAAAAAAAAAAAAAAAAAAA…'"
+        in reading.notices[0]
+    )
+
+
+def test_over_long_values_and_repeats_are_dropped() -> None:
+    reading = decode_query("?setting=" + "x" * 500 + "&setting=prison&setting=prison", SPAN)
+    assert reading.state.setting == ("prison",)
+    assert reading.notices == ("Setting: '" + "x" * 30 + "…' is not a usable value, so it was left out.",)
+
+
+# -- the filter bar ------------------------------------------------------------------------------------------
+
+
+def test_a_preset_sets_the_period() -> None:
+    reading = read_controls("preset", "q2", "2025-04", "2026-03", {}, SPAN, DEFAULT, OPTIONS)
+    assert reading.state == FilterState(date(2025, 7, 1), date(2025, 9, 30)) and reading.notices == ()
+    reading = read_controls("preset", CUSTOM, "2025-05", "2025-08", {}, SPAN, DEFAULT, OPTIONS)
+    assert reading.state == FilterState(date(2025, 5, 1), date(2025, 8, 31)) and reading.notices == ()
+    reading = read_controls("preset", "fy2019", "2025-05", "2025-08", {}, SPAN, DEFAULT, OPTIONS)
+    assert reading.state.period == FilterState(date(2025, 5, 1), date(2025, 8, 31)).period
+    assert reading.notices == (
+        "The period 'fy2019' is not one of the choices: the From and To months are used.",
+    )
+
+
+def test_moving_from_past_to_moves_to_with_it() -> None:
+    reading = read_controls("from", CUSTOM, "2025-11", "2025-09", {}, SPAN, DEFAULT)
+    assert reading.state == FilterState(date(2025, 11, 1), date(2025, 11, 30))
+    assert reading.notices == ("From Nov 2025 is after To Sep 2025: To moves to Nov 2025 too.",)
+    reading = read_controls("to", CUSTOM, "2025-11", "2025-09", {}, SPAN, DEFAULT)
+    assert reading.state == FilterState(date(2025, 9, 1), date(2025, 9, 30))
+    assert reading.notices == ("To Sep 2025 is before From Nov 2025: From moves to Sep 2025 too.",)
+
+
+def test_crafted_control_values_are_never_day_level() -> None:
+    """A request no filter bar sends (days in the month controls, text, numbers) still gives whole months."""
+    reading = read_controls(None, CUSTOM, "2025-06-03", "2025-06-23", {"sex": ["female"]}, SPAN, DEFAULT)
+    assert reading.state == FilterState(date(2025, 6, 1), date(2025, 6, 30), sex=("female",))
+    assert reading.notices[0].startswith("The dashboard shows whole months only: the period 3 Jun 2025")
+    reading = read_controls("from", CUSTOM, 20250603, ["2025-06"], {}, SPAN, DEFAULT)
+    assert reading.state == DEFAULT
+    assert reading.notices == (
+        "The From month (a value that is not text) could not be read: it stays Apr 2025.",
+        "The To month (a value that is not text) could not be read: it stays Mar 2026.",
+    )
+    # Missing months (a request that names none) keep the current view's.
+    current = FilterState(date(2025, 7, 1), date(2025, 9, 30))
+    assert read_controls(None, None, None, None, {}, SPAN, current).state == current
+    reading = read_controls(None, CUSTOM, "2025-11", "2025-09", {}, SPAN, DEFAULT)  # reversed, not moved
+    assert reading.state == DEFAULT
+    assert reading.notices == (
+        "From Nov 2025 is after To Sep 2025: showing the default period, financial year 2025-26, instead.",
+    )
+
+
+def test_control_values_that_are_not_options_are_left_out() -> None:
+    reading = read_controls(
+        None, "fy", "2025-04", "2026-03", {"setting": ["prison", "moon"]}, SPAN, DEFAULT, OPTIONS
+    )
+    assert reading.state == DEFAULT.with_values(setting=["prison"])
+    assert reading.notices == ("Setting: 'moon' is not one of the options, so it was left out.",)
+
+
+# -- the filter line -----------------------------------------------------------------------------------------
 
 
 def test_metric_filters_name_only_restricted_dimensions() -> None:
@@ -56,22 +263,23 @@ def test_metric_filters_name_only_restricted_dimensions() -> None:
     assert set(FILTER_DIMENSIONS) >= set(state.metric_filters())
 
 
-def test_previous_period_has_the_same_length_and_ends_the_day_before() -> None:
-    start, end = DEFAULT.previous_period()
-    assert end == date(2025, 2, 28)
-    assert (end - start) == (DEFAULT.end - DEFAULT.start)
-
-
-def test_describe_names_the_period_and_the_filters_with_labels() -> None:
-    assert describe_filters(DEFAULT) == "01 Mar 2025 to 28 Feb 2026 · all people and programmes"
+def test_describe_names_the_period_as_people_say_it_and_the_filters_with_labels() -> None:
+    assert describe_filters(DEFAULT, span=SPAN) == "financial year 2025-26 · all people and programmes"
+    q2 = FilterState(date(2025, 7, 1), date(2025, 9, 30))
+    assert describe_filters(q2, span=SPAN).startswith("Q2 2025-26 (Jul-Sep 2025) · ")
+    twelve = FilterState(date(2025, 3, 1), date(2026, 2, 28))
+    assert describe_filters(twelve, span=DataSpan.of(date(2021, 4, 1), date(2026, 3, 2))).startswith(
+        "12 months to Feb 2026 · "
+    )
+    assert describe_filters(twelve, span=SPAN).startswith("Mar 2025 to Feb 2026 · ")
     text = describe_filters(DEFAULT.with_values(area=["E1"]), {"area": {"E1": "Leeds"}})
-    assert text.endswith("Area: Leeds")
+    assert text == "financial year 2025-26 · Area: Leeds"
 
 
 def test_controls_and_store_have_the_same_size_limits_as_a_link() -> None:
     """Over-long values are dropped, at most 200 values are kept (repeats dropped), whichever way in."""
     raw = ["x" * 101, "", "prison", "prison", *[f"v{i}" for i in range(100_000)]]
-    via_link = decode_query("?" + "&".join(f"setting={v}" for v in raw[:1000]), DEFAULT).setting
+    via_link = decode_query("?" + "&".join(f"setting={v}" for v in raw[:1000]), SPAN).state.setting
     via_control = DEFAULT.with_values(setting=raw).setting
     via_store = FilterState.from_store({**DEFAULT.to_store(), "setting": raw}).setting
     assert via_control == via_store == via_link

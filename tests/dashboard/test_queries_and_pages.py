@@ -105,7 +105,8 @@ def test_csv_download_is_the_chart_table_with_its_context(data: DashboardData, s
     text = chart_csv(data, ALL_CHARTS["retention_12wk_spc"], state.with_values(setting=["prison"]), {})
     header, first = text.splitlines()[:2]
     assert header.startswith("data_as_at,period_start,period_end,filters,period,month,numerator,denominator")
-    assert first.startswith("2026-03-31,2025-03-01,2026-02-28,setting=prison,2024-03,")
+    # The default view is financial year 2025-26; its SPC chart shows the 24 months ending March 2026.
+    assert first.startswith("2026-03-31,2025-04-01,2026-03-31,setting=prison,2024-04,")
 
 
 def test_overview_tiles(data: DashboardData, state: FilterState) -> None:
@@ -130,7 +131,7 @@ def test_tile_for_a_metric_needing_follow_up_moves_its_period_back(
 
 
 def test_tile_change_is_suppressed_not_zero_when_either_period_is_suppressed(data: DashboardData) -> None:
-    tiny = FilterState(start=date(2025, 3, 1), end=date(2025, 3, 3), age_band=("65+",), setting=("prison",))
+    tiny = FilterState(start=date(2025, 3, 1), end=date(2025, 3, 31), age_band=("65+",), setting=("prison",))
     summary, _, _ = overview.tile_summary(data, "retention_12wk", tiny)
     if summary.value == "suppressed":
         assert "0.0%" not in summary.value and summary.change in (
@@ -161,8 +162,8 @@ def test_funnel_table_labels_significance_against_the_pooled_value(
     assert values == sorted(values) and ordered["suppressed"].tolist()[-1]
     by_name = programmes.sort_programmes(table, "name")
     assert by_name.loc[~by_name["suppressed"], "programme_name"].is_monotonic_increasing
-    html_text = str(programmes.table_component(ordered, "?from=2025-03-01"))
-    assert "/programmes/" in html_text and "?from=2025-03-01" in html_text and "suppressed" in html_text
+    html_text = str(programmes.table_component(ordered, "?from=2025-03"))
+    assert "/programmes/" in html_text and "?from=2025-03" in html_text and "suppressed" in html_text
     with pytest.raises(ValueError):
         programmes.funnel_table(data, state, {ids.PROGRAMMES_INDICATOR: "in_treatment; drop table"})
 
@@ -216,7 +217,7 @@ def test_data_page_counts_rejections_without_rows(data: DashboardData) -> None:
 
 def test_every_page_lays_out(data: DashboardData) -> None:
     for page in ALL_PAGES:
-        page.layout(data, search="?from=2025-03-01&to=2026-02-28", programme_id="x")
+        page.layout(data, search="?from=2025-03&to=2026-02", programme_id="x")
 
 
 def test_a_new_load_is_never_served_from_the_old_cache(

@@ -73,7 +73,7 @@ import random
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,7 @@ from dashboard.callback_requests import find_callback
 from dashboard.filters import FILTER_DIMENSIONS, FilterState, default_state, month_end
 from dashboard.pages.overview import HEADLINE_METRICS, tile_period
 from dashboard.pages.programmes import FUNNEL_METRICS
+from dashboard.periods import Month
 from dashboard.queries import ROUNDING_BASE, SUPPRESSION_THRESHOLD, DashboardData, month_range
 from pipelines.metrics import compute_metric
 from pipelines.metrics.api import suppression_mask
@@ -340,7 +341,7 @@ class Attacker:
         self.data, self.space = data, space
         self.as_of = data.as_of()
         default = default_state(self.as_of)
-        quarter_start = (default.end.replace(day=1) - timedelta(days=62)).replace(day=1)
+        quarter_start = Month.of(default.end).plus(-2).first_day  # the default's last three months
         self.periods = {
             "12 months": (default.start, default.end),
             "last quarter": (quarter_start, default.end),

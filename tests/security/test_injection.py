@@ -178,8 +178,9 @@ def sync_key(app: Any) -> str:
 # -- filter fields and the URL -------------------------------------------------------------------------
 
 FILTER_FIELDS = (
-    f"{ids.PERIOD}.start_date",
-    f"{ids.PERIOD}.end_date",
+    f"{ids.PERIOD_PRESET}.value",
+    f"{ids.PERIOD_FROM}.value",
+    f"{ids.PERIOD_TO}.value",
     *[f"{FILTER_IDS[d]}.value" for d in FILTER_DIMENSIONS],
 )
 
@@ -199,8 +200,9 @@ def test_hostile_values_in_every_filter_field(
     for value in hostile_values(copy_target):
         values = {
             f"{ids.URL}.search": "?",
-            f"{ids.PERIOD}.start_date": state.start.isoformat(),
-            f"{ids.PERIOD}.end_date": state.end.isoformat(),
+            f"{ids.PERIOD_PRESET}.value": "fy",
+            f"{ids.PERIOD_FROM}.value": str(state.period.first),
+            f"{ids.PERIOD_TO}.value": str(state.period.last),
             field: value,
         }
         text = post(client, callback_body(app, key, values, changed=[field]), record_ids)
@@ -365,23 +367,26 @@ def test_hostile_csv_downloads(
 def test_a_huge_list_of_filter_values_is_capped_like_a_link(
     app: Any, client: Any, state: FilterState, record_ids: frozenset[str], unchanged
 ) -> None:
-    """100,000 values for one filter, through the filter control and through the store: the state keeps
-    at most 200 values of at most 100 characters (the limits of a link), so the answer is small and
-    quick and the query cache never holds a huge key."""
+    """100,000 values for one filter, through the filter control and through the store: the filter
+    control keeps only values that are options (none of these), the store at most 200 values of at most
+    100 characters (the limits of a link), so the answer is small and quick and the query cache never
+    holds a huge key."""
     many = [f"E{i:08d}" for i in range(100_000)]
     changed = f"{FILTER_IDS['area']}.value"
     values = {
         f"{ids.URL}.search": "?",
-        f"{ids.PERIOD}.start_date": state.start.isoformat(),
-        f"{ids.PERIOD}.end_date": state.end.isoformat(),
+        f"{ids.PERIOD_FROM}.value": str(state.period.first),
+        f"{ids.PERIOD_TO}.value": str(state.period.last),
         changed: many,
     }
     started = time.perf_counter()
     text = post(client, callback_body(app, sync_key(app), values, changed=[changed]), record_ids)
     assert len(text) < 50_000 and time.perf_counter() - started < 1.0
-    store = json.loads(text)["response"][ids.FILTER_STATE]["data"]
-    assert store["area"] == many[:200]
-    assert FilterState.from_store(store).area == tuple(many[:200])
+    reply = json.loads(text)["response"]
+    store = reply[ids.FILTER_STATE]["data"]
+    # None of them is an area of the warehouse: all left out, and the notice says so in one short line.
+    assert store["area"] == [] and FilterState.from_store(store).area == ()
+    assert "and 99997 more are not among the options" in json.dumps(reply[ids.FILTER_NOTICE])
 
     big_store = {**state.to_store(), "area": many, "sex": ["A" * 101, "female"]}
     chart = find_callback(app, '"chart":"retention_12wk_spc"')
