@@ -161,7 +161,7 @@ def load(
             options=options,
             profile=profile,
         )
-    except (ExtractError, LoadRefused) as error:
+    except (ExtractError, LoadRefused, ValueError) as error:  # ValueError: a setting, e.g. the salt
         click.echo(f"error: {error}", err=True)
         click.echo("nothing was loaded; the warehouse is unchanged.", err=True)
         rows = isinstance(error, LoadRefused) and (error.report is not None or len(error.failures) > 0)

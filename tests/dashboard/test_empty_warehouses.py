@@ -20,6 +20,7 @@ from pipelines.cli import main
 from pipelines.contract import TABLE_ORDER
 from pipelines.load import load_extracts
 from pipelines.metrics import available_metrics, compute_metric
+from pipelines.stats import possible_true_counts
 from pipelines.warehouse import open_warehouse
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
@@ -124,8 +125,11 @@ def test_the_data_page_shows_what_was_loaded_and_rejected(app, warehouse) -> Non
     body = callback_body(app, key, {f"{ids.URL}.pathname": "/data", f"{ids.URL}.search": ""})
     text = json.dumps(_post(client, body))
     assert "Load history" in text and "Rows rejected" in text and "Latest load, by table" in text
-    expected_episodes = 0 if kind == "empty" else 5613
-    assert f'"loaded": {expected_episodes}' in text or f"{expected_episodes:,}" in text
+    # The counts are perturbed like every other (a shown count stands for a range of true ones).
+    latest = app.dashboard_data.latest_load_by_table().set_index("table")
+    low, high = possible_true_counts(int(latest.loc["episodes", "loaded"]))
+    assert low <= (0 if kind == "empty" else 5613) <= high
+    assert f"{int(latest.loc['episodes', 'loaded']):,}" in text
 
 
 def test_rosc_metric_answers_every_metric(warehouse) -> None:
