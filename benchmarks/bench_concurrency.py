@@ -38,7 +38,6 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,8 @@ sys.path.insert(0, str(ROOT))
 
 from dashboard import ids  # noqa: E402
 from dashboard.callback_requests import callback_body  # noqa: E402
-from dashboard.filters import FilterState, default_state, encode_query  # noqa: E402
+from dashboard.filters import FilterState, default_state, encode_query, state_of  # noqa: E402
+from dashboard.periods import DataSpan  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 SAMPLE = ROOT / "data" / "sample"
@@ -188,11 +188,12 @@ def site_pages(app: Any, programme_ids: list[str]) -> list[Page]:
     return pages
 
 
-def random_state(rng: random.Random, options: dict[str, list[dict[str, str]]], as_of: date) -> FilterState:
-    """A view someone might choose: the default year or a shorter, earlier period, sometimes filtered."""
+def random_state(rng: random.Random, options: dict[str, list[dict[str, str]]], span: DataSpan) -> FilterState:
+    """A view someone might choose: the default year, or another period the filter bar offers (a recent
+    quarter, month or year), sometimes filtered to one value of a dimension or two."""
     if rng.random() < 0.3:
-        return default_state(as_of)
-    base = default_state(as_of - timedelta(days=31 * rng.choice([0, 1, 2, 3])), months=rng.choice([3, 6, 12]))
+        return default_state(span.as_of, span.first.first_day)
+    base = state_of(rng.choice(span.choices()[:20]).period)
     values = {}
     for dimension, share in (
         ("area", 0.3),
@@ -278,7 +279,7 @@ class Client:
         """Open a page at a random view, let its callbacks fire, then change one filter."""
         ctx, rng = self.context, self.rng
         page = rng.choice(ctx["pages"])
-        state = random_state(rng, ctx["options"], ctx["as_of"])
+        state = random_state(rng, ctx["options"], DataSpan.of(*ctx["dates"]))
         search = encode_query(state)
         self.request("page", page.path + search)
         self.request("layout", "/_dash-layout")
@@ -298,10 +299,12 @@ class Client:
         changed_field = f"{ctx['filter_ids'][dimension]}.value"
         values = {
             f"{ids.URL}.search": search,
-            f"{ids.PERIOD_FROM}.value": str(state.period.first),
-            f"{ids.PERIOD_TO}.value": str(state.period.last),
-            **{f"{ctx['filter_ids'][d]}.value": list(getattr(state, d)) for d in ctx["filter_ids"]},
-            changed_field: [rng.choice(ctx["options"][dimension])["value"]],
+            f"{ids.PERIOD_PRESET}.value": DataSpan.of(*ctx["dates"]).key_for(state.period),
+            **{
+                f"{ctx['filter_ids'][d]}.value": next(iter(getattr(state, d)), None)
+                for d in ctx["filter_ids"]
+            },
+            changed_field: rng.choice(ctx["options"][dimension])["value"],
         }
         reply = self.callback("sync", ctx["sync"], values, changed=[changed_field])
         if reply:
@@ -383,6 +386,7 @@ def run(
             "app": local,
             "seed": seed,
             "as_of": as_of,
+            "dates": data.dates(),
             "options": options,
             "filter_ids": dict(FILTER_IDS),
             "pages": site_pages(local, programme_ids),

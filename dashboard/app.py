@@ -39,7 +39,7 @@ from dashboard.headers import install_security_headers
 from dashboard.layout import FILTER_IDS, nav_id, shell
 from dashboard.pages import ALL_PAGES, NAV_PAGES, overview, programme, programmes
 from dashboard.pages.common import missing_notice
-from dashboard.periods import CUSTOM, DataSpan
+from dashboard.periods import DataSpan
 from dashboard.queries import DashboardData
 from dashboard.signin import install_sign_in, sign_in_config
 
@@ -165,17 +165,11 @@ def filter_notice(notices: tuple[str, ...]) -> Any:
     )
 
 
-#: The sync callback's period controls, and what `read_controls` calls each.
-_PERIOD_CONTROLS = {ids.PERIOD_PRESET: "preset", ids.PERIOD_FROM: "from", ids.PERIOD_TO: "to"}
-
-
 def _register_filters(app: Dash, data: DashboardData) -> None:
     dims = list(FILTER_IDS)
 
     @app.callback(
         Output(ids.PERIOD_PRESET, "value"),
-        Output(ids.PERIOD_FROM, "value"),
-        Output(ids.PERIOD_TO, "value"),
         *[Output(FILTER_IDS[d], "value") for d in dims],
         Output(ids.URL, "search"),
         Output(ids.FILTER_STATE, "data"),
@@ -183,16 +177,14 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
         Output(ids.FILTER_NOTICE, "children"),
         Input(ids.URL, "search"),
         Input(ids.PERIOD_PRESET, "value"),
-        Input(ids.PERIOD_FROM, "value"),
-        Input(ids.PERIOD_TO, "value"),
         *[Input(FILTER_IDS[d], "value") for d in dims],
         Input(ids.RESET_FILTERS, "n_clicks"),
     )
-    def sync(search: str | None, preset: Any, first_month: Any, last_month: Any, *rest: Any) -> list:
-        """Keep the URL, the filter bar and the filter store in step. Every way in (the URL, a preset,
-        the From and To months, a dropdown, a crafted request) goes through `decode_query` or
-        `read_controls`, so the store only ever holds whole months inside the data, and the notice says
-        what was changed."""
+    def sync(search: str | None, choice: Any, *rest: Any) -> list:
+        """Keep the URL, the filter bar and the filter store in step. Every way in (the URL, the
+        period, a dropdown, a crafted request) goes through `decode_query` or `read_controls`, so the
+        store only ever holds a period the dashboard answers, inside the data, and one value or all of
+        each dimension, and the notice says what was changed."""
         values, _reset = rest[:-1], rest[-1]
         trigger = ctx.triggered_id
         span = DataSpan.of(*data.dates())
@@ -206,10 +198,8 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
         else:
             current = decode_query(search, span, options).state
             reading = read_controls(
-                _PERIOD_CONTROLS.get(trigger),
-                preset,
-                first_month,
-                last_month,
+                "period" if trigger == ids.PERIOD_PRESET else None,
+                choice,
                 dict(zip(dims, values, strict=True)),
                 span,
                 current,
@@ -220,18 +210,17 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
                 new_search = no_update
         state = reading.state
         period = state.period
-        # A preset just chosen stays chosen when it gives this period (the rolling 12 months can be the
-        # financial year), and so does "choose months"; otherwise the first preset that is the period.
-        chosen = span.preset(preset) if trigger == ids.PERIOD_PRESET else None
+        # A choice just made stays chosen when it gives this period (the rolling 12 months can be the
+        # financial year); otherwise the first choice that is the period.
+        chosen = span.choice(choice) if trigger == ids.PERIOD_PRESET else None
         if chosen is not None and chosen.period == period:
-            preset_value = chosen.key
-        elif trigger == ids.PERIOD_PRESET and preset == CUSTOM:
-            preset_value = CUSTOM
+            period_value = chosen.key
         else:
-            preset_value = span.preset_for(period)
-        controls: list[Any] = [preset_value, str(period.first), str(period.last)]
+            period_value = span.key_for(period)
+        controls: list[Any] = [period_value]
         for d, sent in zip(dims, values, strict=True):
-            wanted = list(getattr(state, d))
+            chosen_values = getattr(state, d)
+            wanted = chosen_values[0] if chosen_values else None
             from_url = trigger in (None, ids.URL, ids.RESET_FILTERS)
             controls.append(wanted if from_url or sent != wanted else no_update)
         describe = "Showing " + describe_filters(state, data.labels(), span)

@@ -1,22 +1,31 @@
 """The global filter state and its query-string form, so every view can be shared as a link.
 
-A view is a period of whole months plus optional lists of values for the breakdown dimensions the
-metric layer filters on. The query string names the months and repeats a key for several values
-(``?from=2025-04&to=2026-03&setting=community&setting=prison``), which keeps codes with any characters
-intact. Links written before whole months (``from=2025-04-01&to=2026-03-31``) still open.
+A view is a period of whole months plus, for each breakdown dimension the metric layer filters on, one
+value or all of them. The query string names the months and the values
+(``?from=2025-04&to=2026-03&setting=community``), which keeps codes with any characters intact. Links
+written before whole months (``from=2025-04-01&to=2026-03-31``) still open.
 
 **Whole months only.** `FilterState` cannot hold a period that is not whole months: its constructor
 widens any other period to the whole months holding it (the first day of the start's month to the last
 day of the end's month), so no callback, link or crafted filter store is ever computed at day level
-(issue 16). Widening rather than replacing keeps what the person asked for as nearly as whole months
-can, and the page says so.
+(issue 16).
+
+**The views the dashboard answers** (issue 16). A link or the filter bar gives a month, a
+financial-year quarter, a financial year or the rolling 12 months (`dashboard.periods.DataSpan.choices`),
+and one value or all values of each dimension. Free unions of values and free runs of months are what
+let an averaging attacker cancel the perturbation: with every programme but one and every programme
+but two, and so on, each difference is another noisy copy of one programme's count, and 26 copies
+average to the exact count (`tests/security`). `dashboard.queries.DashboardData` refuses any other view
+however it arrives, such as a crafted filter store (`check_view`).
 
 **Nothing is changed silently.** `decode_query` (a link) and `read_controls` (the filter bar) return the
 state together with a notice for each thing they could not use as given: an unknown key, a month that
-cannot be read, a period that is not whole months (widened), a period starting after it ends (the
-default instead), a period partly outside the data (cut to the data) or wholly outside it (the
-default instead), a filter value that is not one of the options (left out). Nothing here imports Dash:
-these are plain functions on plain data, used by the callbacks and the tests.
+cannot be read, a period that is not whole months (widened), a run of months that is not a period the
+dashboard answers (the shortest one holding it), a period starting after it ends (the default
+instead), a period partly outside the data (cut to the data) or wholly outside it (the default
+instead), a filter value that is not one of the options (left out), a second value of a dimension
+(left out). Nothing here imports Dash: these are plain functions on plain data, used by the callbacks
+and the tests.
 """
 
 from __future__ import annotations
@@ -28,14 +37,12 @@ from itertools import islice
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.periods import (
-    CUSTOM,
     DataSpan,
     Month,
     Period,
     capitalised,
     format_day,
     is_whole_months,
-    month_end,
     period_label,
     widen_to_whole_months,
 )
@@ -269,7 +276,22 @@ def _settle_period(
         )
     if last != period.last:
         notices.append(f"{period.last.label} is after {last_complete}: the period ends in {last.label}.")
-    return Period(first, last)
+    period = Period(first, last)
+    if span.key_for(period) is None:
+        chosen = span.nearest_choice(period)
+        shapes = (
+            "The dashboard shows a month, a financial-year quarter, a financial year or the latest 12 "
+            f"months, not any run of months: {period_label(period, span)}"
+        )
+        if chosen is None:
+            notices.append(f"{shapes} is not one of these and none holds it: {instead}.")
+            return default
+        notices.append(
+            f"{shapes} is shown as {period_label(chosen.period, span)} "
+            f"({_days_text(chosen.period.start, chosen.period.end)}), the shortest of these holding it."
+        )
+        period = chosen.period
+    return period
 
 
 def _given(raw: object) -> list[object]:
@@ -318,6 +340,15 @@ def _settle_values(
             rest = "" if cleaned else f"; showing every {label.lower()}"
             cap = f" (at most {_MAX_VALUES} values are used)" if len(given) > _MAX_VALUES else ""
             notices.append(f"{label}: {_shown_list(dropped)} {verb} left out{rest}{cap}.")
+        if len(cleaned) > 1:
+            label = DIMENSION_LABELS[d]
+            rest = list(cleaned[1:])
+            verb = "was" if len(rest) == 1 else "were"
+            notices.append(
+                f"{label}: the dashboard shows one {label.lower()} at a time or all of them, so "
+                f"{_shown(cleaned[0])} is shown and {_shown_list(rest)} {verb} left out."
+            )
+            cleaned = cleaned[:1]
         out[d] = cleaned
     return out
 
@@ -333,8 +364,10 @@ def decode_query(
     that cannot be used as given is changed and named in a notice: unknown keys (ignored), a repeated
     ``from``/``to`` (the first used), a month that cannot be read (the default's month), a period that
     is not whole months (widened), a period that starts after it ends (the default), a period outside
-    the data (cut to it, or the default when wholly outside), and, with ``options`` (per dimension the
-    dropdown's options, or their values), values that are not options (left out).
+    the data (cut to it, or the default when wholly outside), a run of months that is not a period the
+    dashboard answers (the shortest quarter, financial year or rolling 12 months holding it, else the
+    default), with ``options`` (per dimension the dropdown's options, or their values) values that are
+    not options (left out), and a second or later value of a dimension (left out).
     """
     notices: list[str] = []
     query = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
@@ -381,59 +414,31 @@ def decode_query(
 
 def read_controls(
     changed: str | None,
-    preset: object,
-    first_month: object,
-    last_month: object,
+    choice: object,
     values: Mapping[str, object],
     span: DataSpan,
     current: FilterState,
     options: Mapping[str, Iterable[Mapping[str, str]] | Iterable[str]] | None = None,
 ) -> FilterReading:
-    """Read a filter state from the filter bar: the period preset, the From and To months, and each
-    dimension's dropdown, after the control ``changed`` ("preset", "from", "to", or None for a
-    dimension) changed.
+    """Read a filter state from the filter bar: the period dropdown (a key of
+    `dashboard.periods.DataSpan.choices`) and each dimension's dropdown, after the control ``changed``
+    ("period", or None for a dimension) changed.
 
-    A preset sets the period (`CUSTOM` keeps the From and To months). A From or To month that is missing
-    keeps ``current``'s. Moving From after To (or To before From) moves the other end with it. Anything
-    else that cannot be used as given is changed as `decode_query` changes it, with a notice.
+    A period that is not one of the choices keeps ``current``'s period, with a notice; the dimensions
+    are read as `decode_query` reads a link's, one value each.
     """
     notices: list[str] = []
-    chosen = span.preset(preset) if changed == "preset" else None
-    if changed == "preset" and chosen is None and preset != CUSTOM:
-        notices.append(
-            f"The period {_shown(preset)} is not one of the choices: the From and To months are used."
-        )
-    if chosen is not None:
-        start, end = chosen.period.start, chosen.period.end
-    else:
-        days = {}
-        for name, given, bound, fallback in (
-            ("From", first_month, "start", current.start),
-            ("To", last_month, "end", current.end),
-        ):
-            day = _read_day(given, bound) if given is not None else fallback
-            if day is None:
-                notices.append(
-                    f"The {name} month {_shown(given)} could not be read: it stays "
-                    f"{Month.of(fallback).label}."
-                )
-                day = fallback
-            days[bound] = day
-        start, end = days["start"], days["end"]
-        if start > end and changed == "from":
+    period = current.period
+    if changed == "period":
+        chosen = span.choice(choice)
+        if chosen is None:
             notices.append(
-                f"From {Month.of(start).label} is after To {Month.of(end).label}: To moves to "
-                f"{Month.of(start).label} too."
+                f"The period {_shown(choice)} is not one of the choices: it stays "
+                f"{period_label(period, span)}."
             )
-            end = month_end(start)
-        elif start > end and changed == "to":
-            notices.append(
-                f"To {Month.of(end).label} is before From {Month.of(start).label}: From moves to "
-                f"{Month.of(end).label} too."
-            )
-            start = end.replace(day=1)
-    reversed_note = f"From {Month.of(start).label} is after To {Month.of(end).label}"
-    period = _settle_period(start, end, span, notices, reversed_note=reversed_note)
+        else:
+            period = chosen.period
+    period = _settle_period(period.start, period.end, span, notices)
     settled = _settle_values(values, options, notices)
     return FilterReading(state_of(period, **settled), tuple(notices))
 

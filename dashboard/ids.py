@@ -18,12 +18,11 @@ GLOBAL_ERROR = "global-error"
 RESET_FILTERS = "reset-filters"
 FILTER_NOTICE = "filter-notice"  # what of a link or the controls was changed or left out, and why
 
-# Global filters (values mirror the query string; see dashboard.filters). The period is whole months:
-# a preset (dashboard.periods: "fy", "q1".."q4", "rolling12", "custom") and the From and To months.
+# Global filters (values mirror the query string; see dashboard.filters). The period is one of the
+# periods the dashboard answers (dashboard.periods.DataSpan.choices: "fy2025", "fy2025q3", "m2025-06",
+# "rolling12"); each dimension is one value or all.
 PERIOD = "filter-period"  # the period's group of controls
 PERIOD_PRESET = "filter-period-preset"
-PERIOD_FROM = "filter-period-from"
-PERIOD_TO = "filter-period-to"
 AREA = "filter-area"
 PROVIDER = "filter-provider"
 PROGRAMME = "filter-programme"

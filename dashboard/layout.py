@@ -11,7 +11,7 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.filters import DIMENSION_LABELS
 from dashboard.pages import NAV_PAGES
-from dashboard.periods import CUSTOM, DataSpan
+from dashboard.periods import DataSpan
 from dashboard.queries import DashboardData
 
 FILTER_IDS: dict[str, str] = {
@@ -37,9 +37,9 @@ def _filter(dimension: str, options: list[dict[str, str]]) -> dbc.Col:
             dcc.Dropdown(
                 id=FILTER_IDS[dimension],
                 options=options,
-                multi=True,
+                multi=False,  # one value or all (dashboard.filters: free unions undo the perturbation)
                 placeholder=f"All ({label.lower()})",
-                value=[],
+                value=None,
                 className="filter-dropdown",
             ),
         ],
@@ -51,63 +51,33 @@ def _filter(dimension: str, options: list[dict[str, str]]) -> dbc.Col:
     )
 
 
-def _month_select(control_id: str, label: str, value: str, months: list[dict[str, str]]) -> dbc.Col:
-    return dbc.Col(
-        [
-            html.Label(label, htmlFor=control_id, className="filter-label"),
-            dcc.Dropdown(
-                id=control_id,
-                options=months,
-                value=value,
-                clearable=False,
-                searchable=True,
-                className="filter-dropdown filter-month",
-            ),
-        ],
-        xs=6,
-        md=3,
-    )
-
-
 def period_controls(span: DataSpan) -> dbc.Col:
-    """The period, in whole months only: a preset (the latest complete financial year, each of its
-    quarters, the rolling 12 months, or "choose months") and the From and To months it sets. The sync
-    callback of `dashboard.app` keeps the three in step with the URL."""
+    """The period: one dropdown of the periods the dashboard answers (`DataSpan.choices`: the latest
+    complete financial year, the rolling 12 months, each quarter, earlier financial years and each
+    month), searchable by name. The sync callback of `dashboard.app` keeps it in step with the URL."""
     default = span.default()
-    presets = [{"value": p.key, "label": p.label} for p in span.presets()]
-    presets.append({"value": CUSTOM, "label": "Choose months (From, To)"})
-    months = [{"value": str(m), "label": m.label} for m in span.months_newest_first()]
+    choices = [{"value": p.key, "label": p.label} for p in span.choices()]
     return dbc.Col(
         html.Div(
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            html.Label("Period", htmlFor=ids.PERIOD_PRESET, className="filter-label"),
-                            dcc.Dropdown(
-                                id=ids.PERIOD_PRESET,
-                                options=presets,
-                                value=span.preset_for(default),
-                                clearable=False,
-                                searchable=False,
-                                className="filter-dropdown filter-preset",
-                            ),
-                        ],
-                        xs=12,
-                        md=6,
-                    ),
-                    _month_select(ids.PERIOD_FROM, "From", str(default.first), months),
-                    _month_select(ids.PERIOD_TO, "To", str(default.last), months),
-                ],
-                className="g-2",
-            ),
+            [
+                html.Label("Period", htmlFor=ids.PERIOD_PRESET, className="filter-label"),
+                dcc.Dropdown(
+                    id=ids.PERIOD_PRESET,
+                    options=choices,
+                    value=span.key_for(default),
+                    clearable=False,
+                    searchable=True,
+                    className="filter-dropdown filter-preset",
+                ),
+            ],
             id=ids.PERIOD,
             role="group",
-            **{"aria-label": "Period, in whole months"},
+            **{"aria-label": "Period: a month, a quarter, a financial year or the latest 12 months"},
         ),
         xs=12,
-        lg=8,
-        xl=6,
+        md=6,
+        lg=4,
+        xl=3,
         className="mb-2",
     )
 

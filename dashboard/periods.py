@@ -1,10 +1,11 @@
 """Whole-month periods for the dashboard: months, UK financial years (April to March) and their
-quarters, rolling months, the presets the filter bar offers, and the names people give them.
+quarters, rolling months, the periods the filter bar offers, and the names people give them.
 
-The dashboard answers only periods of whole calendar months (from the first day of a month to the last
-day of a month): a table builder that answered any run of days would let overlapping views pin the
-small counts each one hides (issue 16). The metric layer (`pipelines.metrics`) keeps day-level periods
-for analysts with record-level access; nothing here is used by it.
+The dashboard answers only a month, a financial-year quarter, a financial year or the rolling 12 months
+(`DataSpan.allows`): a table builder that answered any run of days, or any run of months, would let
+overlapping views pin the small counts each one hides (issue 16). The metric layer
+(`pipelines.metrics`) keeps day-level periods for analysts with record-level access; nothing here is
+used by it.
 
 A month is *complete* when its last day is on or before the warehouse's as_of (the extract date: no
 record is dated after it, so an extract taken on 31 March holds all of March). `DataSpan` is the whole
@@ -190,13 +191,24 @@ def last_complete_month(as_of: date) -> Month:
     return month if is_month_end(as_of) else month.plus(-1)
 
 
-# -- the months a warehouse can answer, and the presets ------------------------------------------------
+# -- the months a warehouse can answer, and the periods the dashboard offers ----------------------------
 
-FINANCIAL_YEAR = "fy"
-QUARTERS = ("q1", "q2", "q3", "q4")
 ROLLING_12 = "rolling12"
-#: The preset value meaning "the months chosen in the From and To controls".
-CUSTOM = "custom"
+
+
+def period_key(period: Period) -> str:
+    """The filter bar's value for a period of one of the dashboard's shapes: ``fy2025`` (a financial
+    year), ``fy2025q3`` (a quarter of it), ``m2025-06`` (a month); `ROLLING_12` is the rolling 12
+    months, keyed apart because it can be the same months as a financial year."""
+    year = financial_year_of(period.first)
+    if period == financial_year(year):
+        return f"fy{year}"
+    quarter = _as_financial_quarter(period)
+    if quarter is not None:
+        return f"fy{quarter[0]}q{quarter[1]}"
+    if period.months == 1:
+        return f"m{period.first}"
+    raise ValueError(f"{period_label(period)} is not a month, a financial-year quarter or a financial year")
 
 
 @dataclass(frozen=True)
@@ -212,7 +224,16 @@ class Preset:
 class DataSpan:
     """The whole months a warehouse can answer: ``first`` (the month of its first date) to ``last``
     (its last complete month by ``as_of``). A warehouse holding less than one complete month (its
-    first date in the month of as_of, as_of not a month end) spans just that last complete month."""
+    first date in the month of as_of, as_of not a month end) spans just that last complete month.
+
+    **The shapes of period the dashboard answers** (issue 16): a month, a financial-year quarter, a
+    financial year, and the rolling 12 months ending with the last complete month (`rolling`), plus
+    the 12 months before those, which the Overview compares them with. A table builder that answered
+    any run of months would let overlapping periods (January to March against January to April, and
+    every other pair) each add an estimate of the months they differ by; with these shapes a month
+    lies in one quarter, one financial year and at most two rolling periods, so the estimates that can
+    be combined stay few (see the README's disclosure section, and `tests/security`).
+    """
 
     first: Month
     last: Month
@@ -247,29 +268,76 @@ class DataSpan:
         year = self.latest_complete_financial_year()
         return financial_year(year) if year is not None else self.rolling(12)
 
-    def presets(self) -> list[Preset]:
-        """The latest complete financial year and each of its quarters (when the data holds one), then
-        the rolling 12 months ending with the last complete month."""
+    def allows(self, period: Period) -> bool:
+        """Whether ``period`` is of a shape the dashboard answers: a month, a financial-year quarter,
+        a financial year, the rolling 12 months (`rolling`) or the same number of months before them.
+        Inside the data or not: a comparison period may lie before the data's first month."""
+        rolling = self.rolling(12)
+        return (
+            period.months == 1
+            or _as_financial_quarter(period) is not None
+            or period == financial_year(financial_year_of(period.first))
+            or period in (rolling, rolling.previous())
+        )
+
+    def choices(self) -> list[Preset]:
+        """Every period the filter bar offers, in its order: the latest complete financial year, the
+        rolling 12 months, then the complete quarters, the earlier financial years and the months, each
+        newest first. Only periods wholly inside the data are offered."""
         out: list[Preset] = []
         year = self.latest_complete_financial_year()
         if year is not None:
-            out.append(
-                Preset(FINANCIAL_YEAR, capitalised(period_label(financial_year(year))), financial_year(year))
-            )
-            for key, quarter in zip(QUARTERS, (1, 2, 3, 4), strict=True):
-                period = financial_quarter(year, quarter)
-                out.append(Preset(key, period_label(period), period))
+            fy = financial_year(year)
+            out.append(Preset(period_key(fy), capitalised(period_label(fy)), fy))
         rolling = self.rolling(12)
         label = f"12 months to {rolling.last.label}" if rolling.months == 12 else period_label(rolling)
         out.append(Preset(ROLLING_12, label, rolling))
+        quarter_year = financial_year_of(self.last)
+        years_back = range(quarter_year, self.first.year - 2, -1)
+        quarters = [financial_quarter(y, q) for y in years_back for q in (4, 3, 2, 1)]
+        out.extend(Preset(period_key(q), period_label(q), q) for q in quarters if self.holds(q))
+        if year is not None:
+            years = (financial_year(y) for y in range(year - 1, self.first.year - 2, -1))
+            out.extend(Preset(period_key(y), capitalised(period_label(y)), y) for y in years if self.holds(y))
+        singles = (Period(m, m) for m in self.months_newest_first())
+        out.extend(Preset(period_key(m), m.first.label, m) for m in singles)
         return out
 
-    def preset(self, key: object) -> Preset | None:
-        return next((p for p in self.presets() if p.key == key), None)
+    def choice(self, key: object) -> Preset | None:
+        """The offered period with filter-bar value ``key``, or None."""
+        return next((p for p in self.choices() if p.key == key), None)
 
-    def preset_for(self, period: Period) -> str:
-        """The key of the first preset that is ``period``, else `CUSTOM`."""
-        return next((p.key for p in self.presets() if p.period == period), CUSTOM)
+    def key_for(self, period: Period) -> str | None:
+        """The filter-bar value of the first offered period that is ``period``, or None."""
+        return next((p.key for p in self.choices() if p.period == period), None)
+
+    def nearest_choice(self, period: Period) -> Preset | None:
+        """For months the dashboard does not answer as they are, the shortest offered quarter,
+        financial year or rolling 12 months holding them; None when none does."""
+        holding = [
+            p for p in self.choices() if p.period.first <= period.first and period.last <= p.period.last
+        ]
+        return min(holding, key=lambda p: p.period.months) if holding else None
+
+    def followed_up(self, period: Period, days: int) -> Period | None:
+        """``period``, or, when its last day has less than ``days`` of follow-up by as_of, the latest
+        period of the same shape that has (a month for a month, a quarter for a quarter, a financial
+        year for a financial year or for the rolling 12 months), so a cohort shown is a complete one
+        and of a shape the dashboard answers. None when no such period lies in the data."""
+
+        def followed(p: Period) -> bool:
+            return (p.end - self.as_of).days + days <= 0
+
+        if followed(period):
+            return period
+        if period.months == 1:
+            candidates = [Period(m, m) for m in self.months_newest_first()]
+        elif _as_financial_quarter(period) is not None:
+            candidates = [p.period for p in self.choices() if _as_financial_quarter(p.period) is not None]
+        else:
+            last_year = financial_year_of(self.last)
+            candidates = [financial_year(y) for y in range(last_year, self.first.year - 2, -1)]
+        return next((p for p in candidates if followed(p) and self.holds(p) and p.last <= period.last), None)
 
     def months_newest_first(self) -> list[Month]:
         return [self.last.plus(-i) for i in range(self.period.months)]

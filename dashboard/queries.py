@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
-from dashboard.filters import FilterState, month_end
+from dashboard.filters import FilterState
+from dashboard.periods import DataSpan, Period, is_whole_months, month_end
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
 from pipelines.metrics.registry import UNIT_DIMENSION_VALUES
 from pipelines.stats import xmr
@@ -106,6 +107,11 @@ def month_range(end: date, months: int) -> list[str]:
         if m == 0:
             y, m = y - 1, 12
     return labels[::-1]
+
+
+class ViewRefused(ValueError):
+    """A view the dashboard does not answer (`DashboardData.check_view`): only a crafted request asks
+    for one, since the filter bar and links are settled to views it answers (`dashboard.filters`)."""
 
 
 class DashboardData:
@@ -210,6 +216,30 @@ class DashboardData:
         )
         return None if table.empty else {k: str(v) for k, v in table.iloc[0].items()}
 
+    # -- the views the dashboard answers ------------------------------------------------------------
+
+    def check_view(
+        self, start: date, end: date, filters: dict[str, Sequence[str]] | None, *, period: bool = True
+    ) -> None:
+        """Refuse (`ViewRefused`) a view the dashboard does not answer, however the request arrived:
+        more than one value of a dimension, or (with ``period``) a period that is not whole months or
+        not of a shape `dashboard.periods.DataSpan.allows` (a month, a financial-year quarter, a
+        financial year, the rolling 12 months or the 12 months before). Checked before the signed-in
+        person's scope is applied, which may restrict a view to several programmes at once.
+
+        Why (issue 16): with free unions of values or free runs of months, differences of perturbed
+        views give many independent noisy copies of one small count, and their average is the count.
+        """
+        many = [d for d, values in (filters or {}).items() if len(values) > 1]
+        if many:
+            raise ViewRefused(f"the dashboard answers one value of {', '.join(many)} at a time, or all")
+        if not period:
+            return
+        if not is_whole_months(start, end):
+            raise ViewRefused(f"{start} to {end} is not whole months")
+        if not DataSpan.of(*self.dates()).allows(Period.of_days(start, end)):
+            raise ViewRefused(f"{start} to {end} is not a month, quarter, financial year or 12 months")
+
     # -- metrics -------------------------------------------------------------------------------------
 
     def metric(
@@ -223,6 +253,7 @@ class DashboardData:
         """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached."""
         from pipelines.metrics import compute_metric
 
+        self.check_view(start, end, filters)
         filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
         key = ("metric", name, start, end, tuple(by), _frozen_filters(filters))
 
@@ -268,8 +299,9 @@ class DashboardData:
         labels = month_range(state.end, months)
         start = date.fromisoformat(labels[0] + "-01")
         end = month_end(state.end)
-        filters = state.metric_filters()
-        filters = scoped_filters({**filters, **(extra_filters or {})})  # access (dashboard.auth)
+        filters = {**state.metric_filters(), **(extra_filters or {})}
+        self.check_view(start, end, filters, period=False)  # monthly cells: any month is answered
+        filters = scoped_filters(filters)  # access (dashboard.auth)
         key = ("series", name, start, end, _frozen_filters(filters))
 
         def compute() -> pd.DataFrame:
@@ -319,6 +351,7 @@ class DashboardData:
         Columns: unit, label, outcome_group, count, total, share, suppressed."""
         if by not in ("programme", "setting", "substance_group"):
             raise ValueError(by)
+        self.check_view(state.start, state.end, state.metric_filters())
         state = scoped_state(state, (by,))  # the signed-in person's access (dashboard.auth)
         key = ("exit_mix", by, state)
 

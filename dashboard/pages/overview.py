@@ -4,7 +4,6 @@ period and the SPC signal of its monthly series."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -13,7 +12,8 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import auth, figures, ids
 from dashboard.errors import guarded
-from dashboard.filters import FilterState, month_end
+from dashboard.filters import FilterState
+from dashboard.periods import DataSpan, period_label
 from dashboard.queries import DashboardData
 from pipelines.stats import spc_signal
 
@@ -63,27 +63,32 @@ class TileSummary:
     definition: str
 
 
-def tile_period(metric: str, state: FilterState, as_of: Any) -> tuple[FilterState, str]:
+def tile_period(metric: str, state: FilterState, span: DataSpan) -> tuple[FilterState | None, str]:
     """The period a tile can show: the chosen one, or for a metric that needs follow-up after its
-    period, the same length of period moved back until it has that follow-up by as_of."""
+    period, the latest period of the same shape that has that follow-up by as_of
+    (`dashboard.periods.DataSpan.followed_up`: a month for a month, a quarter for a quarter, a
+    financial year for a financial year or the rolling 12 months). None, with the note, when no period
+    in the data has it yet."""
     days = FOLLOW_UP_DAYS.get(metric, 0)
-    if not days or state.end + timedelta(days=days) <= as_of:
+    if not days:
         return state, ""
-    latest_end = as_of - timedelta(days=days)
-    end = latest_end if month_end(latest_end) == latest_end else latest_end.replace(day=1) - timedelta(days=1)
-    months = max(1, round(((state.end - state.start).days + 1) / 30.44))
-    start = end.replace(day=1)
-    for _ in range(months - 1):
-        start = (start - timedelta(days=1)).replace(day=1)
-    shifted = replace(state, start=start, end=end)
-    note = f"{start:%b %Y} to {end:%b %Y}: needs {days} days of follow-up"
-    return shifted, note
+    period = span.followed_up(state.period, days)
+    if period == state.period:
+        return state, ""
+    if period is None:
+        return None, f"needs {days} days of follow-up: no period in the data has it yet"
+    shifted = replace(state, start=period.start, end=period.end)
+    return shifted, f"{period_label(period, span)}: needs {days} days of follow-up"
 
 
 def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[TileSummary, Any, Any]:
     """A tile's text, and the (series, xmr) of its sparkline."""
     info = data.metric_info(metric)
-    shown, note = tile_period(metric, state, data.as_of())
+    span = DataSpan.of(*data.dates())
+    followed, note = tile_period(metric, state, span)
+    if followed is None:
+        return _not_yet(data, metric, state, note)
+    shown = followed
     current = data.metric_for(metric, shown).iloc[0]
     prev_start, prev_end = shown.previous_period()
     first_date, _ = data.dates()
@@ -130,6 +135,25 @@ def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[
         counts=counts,
         change=change,
         change_tone=tone,
+        signal=spc_signal(chart),
+        period_note=note,
+        definition=info.definition,
+    )
+    return summary, series, chart
+
+
+def _not_yet(data: DashboardData, metric: str, state: FilterState, note: str) -> tuple[TileSummary, Any, Any]:
+    """The tile of a metric no period of which has its follow-up yet: no value, the note says why."""
+    info = data.metric_info(metric)
+    series, chart = data.spc(metric, state)
+    summary = TileSummary(
+        metric=metric,
+        label=info.label,
+        value="not yet",
+        interval="",
+        counts="",
+        change="no period has its follow-up yet",
+        change_tone="neutral",
         signal=spc_signal(chart),
         period_note=note,
         definition=info.definition,

@@ -4,7 +4,7 @@ programme, how many people peers reach, and outcomes for people with and without
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -15,8 +15,9 @@ from dash import Dash, html
 
 from dashboard import figures
 from dashboard.components import Chart, chart_card
-from dashboard.filters import FilterState, month_end
+from dashboard.filters import FilterState
 from dashboard.pages.common import by_category_chart
+from dashboard.periods import DataSpan
 from dashboard.queries import DashboardData
 
 PATH = "/support-mix"
@@ -120,25 +121,24 @@ def contacts_by_programme_figure(
     )
 
 
-def followed_up_period(state: FilterState, as_of: date, days: int) -> tuple[date, date]:
-    """The chosen period, or, when its end has no ``days`` of follow-up by as_of, a period of the same
-    number of months ending with the last whole month that has (the cohort is then complete)."""
-    if state.end + timedelta(days=days) <= as_of:
-        return state.start, state.end
-    latest = as_of - timedelta(days=days)
-    end = latest if month_end(latest) == latest else latest.replace(day=1) - timedelta(days=1)
-    months = max(1, round(((state.end - state.start).days + 1) / 30.44))
-    start = end.replace(day=1)
-    for _ in range(months - 1):
-        start = (start - timedelta(days=1)).replace(day=1)
-    return start, end
+def followed_up_period(state: FilterState, span: DataSpan, days: int) -> tuple[date, date] | None:
+    """The chosen period, or, when its end has no ``days`` of follow-up by as_of, the latest period of
+    the same shape that has (`dashboard.periods.DataSpan.followed_up`), so the cohort is complete; None
+    when no period in the data has it yet."""
+    period = span.followed_up(state.period, days)
+    return None if period is None else (period.start, period.end)
 
 
 def peer_outcomes_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
     """Each outcome for the two peer_support groups, with the period each was computed for."""
     parts = []
+    span = DataSpan.of(*data.dates())
     for metric, days in PEER_OUTCOMES:
-        start, end = followed_up_period(state, data.as_of(), days)
+        followed = followed_up_period(state, span, days)
+        if followed is None:  # the bars are left out and their label says why
+            parts.append(_no_follow_up(data.metric_info(metric).label, metric, days))
+            continue
+        start, end = followed
         table = data.metric(metric, start, end, ("peer_support",), state.metric_filters())
         table.insert(0, "outcome", data.metric_info(metric).label)
         table.insert(1, "metric", metric)
@@ -148,11 +148,31 @@ def peer_outcomes_table(data: DashboardData, state: FilterState, params: dict[st
     return pd.concat(parts, ignore_index=True)
 
 
+def _no_follow_up(label: str, metric: str, days: int) -> pd.DataFrame:
+    """An outcome's two rows when no cohort in the data has its follow-up yet: no values."""
+    outcome = f"{label}<br><sup>no cohort has {days} days of follow-up yet</sup>"
+    return pd.DataFrame(
+        {
+            "outcome": outcome,
+            "metric": metric,
+            "group": list(PEER_GROUPS.values()),
+            "value": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "suppressed": False,
+            "cohort_from": "",
+            "cohort_to": "",
+        }
+    )
+
+
 def peer_outcomes_figure(
     data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
 ) -> go.Figure:
     labels = t.copy()
-    shifted = labels["cohort_to"] != state.end.isoformat()
+    shifted = (labels["cohort_to"] != state.end.isoformat()) & (labels["cohort_to"] != "")
     labels.loc[shifted, "outcome"] = [
         f"{o}<br><sup>{date.fromisoformat(s):%b %Y}–{date.fromisoformat(e):%b %Y} (follow-up)</sup>"
         for o, s, e in labels.loc[shifted, ["outcome", "cohort_from", "cohort_to"]].itertuples(index=False)

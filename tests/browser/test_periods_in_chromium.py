@@ -1,7 +1,8 @@
-"""The period controls in a real (headless) Chromium: the presets (the latest complete financial year,
-its quarters, the rolling 12 months) and the From and To months set the URL, the filter line and the
-charts; a link that cannot be used as given opens with a notice naming each problem. The test
-warehouse's data date is 31 March 2026, so the latest complete financial year is 2025-26."""
+"""The period control in a real (headless) Chromium: one searchable dropdown of the periods the
+dashboard answers (the latest complete financial year, the rolling 12 months, each quarter, earlier
+years, each month) sets the URL, the filter line and the charts; a link that cannot be used as given
+opens with a notice naming each problem. The test warehouse's data date is 31 March 2026, so the latest
+complete financial year is 2025-26."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_dashboard_in_chromium import (
@@ -43,26 +45,39 @@ def notice_items(driver) -> list[str]:
     return [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#filter-notice li")]
 
 
-def period_controls(driver) -> tuple[str, str, str]:
-    return tuple(
-        shown_value(driver, c) for c in ("filter-period-preset", "filter-period-from", "filter-period-to")
+def period_shown(driver) -> str:
+    return shown_value(driver, "filter-period-preset")
+
+
+def choose_by_typing(driver, dropdown_id: str, text: str) -> None:
+    """Type into a searchable dropdown and take the option it offers, as a person would with a long
+    list (Dash 4 opens the list in a popover with its own search box)."""
+    driver.find_element(By.ID, dropdown_id).click()
+    search = "[data-radix-popper-content-wrapper] input.dash-dropdown-search"
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, search), 10, "the search box")
+    driver.find_element(By.CSS_SELECTOR, search).send_keys(text)
+    options = "[data-radix-popper-content-wrapper] [role=option]"
+    wait_until(
+        lambda: [o.text for o in driver.find_elements(By.CSS_SELECTOR, options)] == [text],
+        10,
+        f"the list to offer {text} alone",
     )
+    driver.find_element(By.CSS_SELECTOR, options).click()
 
 
-def test_the_presets_and_months_set_the_url_the_filter_line_and_the_charts(browser, server_url: str) -> None:
+def test_the_period_choices_set_the_url_the_filter_line_and_the_charts(browser, server_url: str) -> None:
     browser.get_log("browser")
     browser.get(server_url + "/retention")
     wait_ready(browser, "retention, default view")
-    assert period_controls(browser) == ("Financial year 2025-26", "Apr 2025", "Mar 2026")
+    assert period_shown(browser) == "Financial year 2025-26"
     assert filter_line(browser) == "Showing financial year 2025-26 · all people and programmes"
     assert notice_items(browser) == []
 
     before = figure_signature(browser, "retention_12wk_spc")
-    choose(browser, "filter-period-preset", "q2")
+    choose(browser, "filter-period-preset", "fy2025q2")
     wait_until(lambda: query(browser).get("from") == ["2025-07"], 15, "the URL to name Q2")
     assert query(browser) == {"from": ["2025-07"], "to": ["2025-09"]}
-    wait_until(lambda: period_controls(browser)[1:] == ("Jul 2025", "Sep 2025"), 10, "From and To to follow")
-    assert period_controls(browser)[0] == "Q2 2025-26 (Jul-Sep 2025)"
+    assert period_shown(browser) == "Q2 2025-26 (Jul-Sep 2025)"
     assert filter_line(browser) == "Showing Q2 2025-26 (Jul-Sep 2025) · all people and programmes"
     # The SPC chart shows the 24 months ending with the period's last month: September, not March.
     wait_until(
@@ -71,27 +86,19 @@ def test_the_presets_and_months_set_the_url_the_filter_line_and_the_charts(brows
     wait_ready(browser, "retention, Q2")
     browser.save_screenshot(str(SCREENSHOTS / "period_q2.png"))
 
-    choose(browser, "filter-period-from", "2025-05")
-    wait_until(lambda: query(browser).get("from") == ["2025-05"], 15, "the URL to take From")
-    assert query(browser) == {"from": ["2025-05"], "to": ["2025-09"]}
-    wait_until(lambda: period_controls(browser)[0] == "Choose months (From, To)", 10, "the preset to clear")
-    assert filter_line(browser) == "Showing May 2025 to Sep 2025 · all people and programmes"
-
-    choose(browser, "filter-period-to", "2025-06")
-    wait_until(lambda: query(browser).get("to") == ["2025-06"], 15, "the URL to take To")
-    assert filter_line(browser) == "Showing May 2025 to Jun 2025 · all people and programmes"
-    # Months that make a preset show it: April to June is Q1.
-    choose(browser, "filter-period-from", "2025-04")
-    wait_until(lambda: query(browser).get("from") == ["2025-04"], 15, "the URL to take From")
-    wait_until(lambda: period_controls(browser)[0] == "Q1 2025-26 (Apr-Jun 2025)", 10, "the preset to follow")
-    assert filter_line(browser) == "Showing Q1 2025-26 (Apr-Jun 2025) · all people and programmes"
+    # A month far down the list, found by typing its name.
+    choose_by_typing(browser, "filter-period-preset", "May 2024")
+    wait_until(lambda: query(browser).get("from") == ["2024-05"], 15, "the URL to take May 2024")
+    assert query(browser) == {"from": ["2024-05"], "to": ["2024-05"]}
+    wait_until(lambda: period_shown(browser) == "May 2024", 10, "the dropdown to show the month")
+    assert filter_line(browser) == "Showing May 2024 · all people and programmes"
 
     choose(browser, "filter-period-preset", "rolling12")
     wait_until(lambda: query(browser).get("from") == ["2025-04"], 15, "the URL to take the rolling year")
     assert query(browser) == {"from": ["2025-04"], "to": ["2026-03"]}
-    # At 31 March the rolling 12 months are the financial year: the preset chosen stays chosen, and the
+    # At 31 March the rolling 12 months are the financial year: the choice made stays chosen, and the
     # filter line names the months as people say them.
-    assert period_controls(browser) == ("12 months to Mar 2026", "Apr 2025", "Mar 2026")
+    assert period_shown(browser) == "12 months to Mar 2026"
     assert filter_line(browser) == "Showing financial year 2025-26 · all people and programmes"
     wait_ready(browser, "retention, rolling 12 months")
     assert error_alerts(browser) == [] and notice_items(browser) == []
@@ -100,7 +107,7 @@ def test_the_presets_and_months_set_the_url_the_filter_line_and_the_charts(brows
 
 def test_a_link_that_cannot_be_used_as_given_opens_with_a_notice(browser, server_url: str) -> None:
     browser.get_log("browser")
-    browser.get(server_url + "/?from=2025-06-03&to=2025-06-23&colour=red&setting=moon&sex=female")
+    browser.get(server_url + "/?from=2025-06-03&to=2025-06-23&colour=red&setting=moon&sex=female&sex=male")
     wait_ready(browser, "overview from a hand-edited link")
     wait_until(lambda: notice_items(browser), 10, "the notice")
     assert notice_items(browser) == [
@@ -108,9 +115,11 @@ def test_a_link_that_cannot_be_used_as_given_opens_with_a_notice(browser, server
         "The dashboard shows whole months only: the period 3 Jun 2025 to 23 Jun 2025 was widened to "
         "Jun 2025, 1 Jun 2025 to 30 Jun 2025.",
         "Setting: 'moon' is not one of the options, so it was left out; showing every setting.",
+        "Sex: the dashboard shows one sex at a time or all of them, so 'female' is shown and 'male' was "
+        "left out.",
     ]
     assert filter_line(browser) == "Showing Jun 2025 · Sex: female"
-    assert period_controls(browser) == ("Choose months (From, To)", "Jun 2025", "Jun 2025")
+    assert period_shown(browser) == "Jun 2025"
     assert "female" in browser.find_element(By.ID, "filter-sex").text
     assert error_alerts(browser) == []  # a notice, not an error
     browser.save_screenshot(str(SCREENSHOTS / "period_notice.png"))
@@ -126,16 +135,22 @@ def test_a_link_that_cannot_be_used_as_given_opens_with_a_notice(browser, server
     }
     wait_until(lambda: notice_items(browser) == [], 10, "the notice to go")
     assert filter_line(browser) == "Showing Jun 2025 · Setting: community · Sex: female"
+    # Choosing another setting replaces it: one value or all.
+    choose(browser, "filter-setting", "prison")
+    wait_until(lambda: "setting=prison" in browser.current_url, 15, "the URL to change")
+    assert query(browser)["setting"] == ["prison"]
 
     # Reset filters: the default view, the latest complete financial year.
     browser.find_element(By.ID, "reset-filters").click()
     wait_until(lambda: query(browser) == {"from": ["2025-04"], "to": ["2026-03"]}, 15, "the reset")
-    wait_until(lambda: period_controls(browser)[0] == "Financial year 2025-26", 10, "the preset to reset")
+    wait_until(lambda: period_shown(browser) == "Financial year 2025-26", 10, "the period to reset")
     assert filter_line(browser) == "Showing financial year 2025-26 · all people and programmes"
     assert severe_console_errors(browser) == []
 
 
-def test_a_period_outside_the_data_and_a_reversed_period_are_named(browser, server_url: str) -> None:
+def test_a_period_outside_the_data_a_reversed_one_and_a_free_run_of_months_are_named(
+    browser, server_url: str
+) -> None:
     browser.get_log("browser")
     browser.get(server_url + "/support-mix?from=2026-01&to=2025-01")
     wait_ready(browser, "support mix, a reversed period")
@@ -144,12 +159,18 @@ def test_a_period_outside_the_data_and_a_reversed_period_are_named(browser, serv
         "In the link, from='2026-01' is after to='2025-01': showing the default period, financial year "
         "2025-26, instead."
     ]
-    browser.get(server_url + "/support-mix?from=2019-01&to=2026-09")
+    browser.get(server_url + "/support-mix?from=2025-05&to=2025-06")
+    wait_ready(browser, "support mix, two months")
+    wait_until(lambda: notice_items(browser), 10, "the notice")
+    assert notice_items(browser) == [
+        "The dashboard shows a month, a financial-year quarter, a financial year or the latest 12 months, "
+        "not any run of months: May 2025 to Jun 2025 is shown as Q1 2025-26 (Apr-Jun 2025) (1 Apr 2025 to "
+        "30 Jun 2025), the shortest of these holding it."
+    ]
+    assert filter_line(browser) == "Showing Q1 2025-26 (Apr-Jun 2025) · all people and programmes"
+    browser.get(server_url + "/support-mix?from=2026-01&to=2026-09")
     wait_ready(browser, "support mix, a period past the data")
-    wait_until(lambda: len(notice_items(browser)) == 2, 10, "the notice")
-    assert (
-        notice_items(browser)[0] == "The data begins in Apr 2021: the period starts there, not in Jan 2019."
-    )
-    assert notice_items(browser)[1].startswith("Sep 2026 is after Mar 2026, the last complete month")
-    assert filter_line(browser) == "Showing Apr 2021 to Mar 2026 · all people and programmes"
+    wait_until(lambda: notice_items(browser), 10, "the notice")
+    assert notice_items(browser)[0].startswith("Sep 2026 is after Mar 2026, the last complete month")
+    assert filter_line(browser) == "Showing Q4 2025-26 (Jan-Mar 2026) · all people and programmes"
     assert error_alerts(browser) == [] and severe_console_errors(browser) == []

@@ -24,7 +24,7 @@ from dashboard.pages import (
     retention,
     support_mix,
 )
-from dashboard.periods import CUSTOM, is_whole_months
+from dashboard.periods import DataSpan, Period, is_whole_months
 from dashboard.queries import _LRU
 from pipelines.warehouse import WarehouseNotFound
 
@@ -94,16 +94,15 @@ def test_opening_a_link_sets_the_filters_and_the_store(app, client, data) -> Non
     body = callback_body(
         app,
         key,
-        {f"{ids.URL}.search": "?from=2025-01&to=2025-12&setting=prison"},
+        {f"{ids.URL}.search": "?from=2025-01&to=2025-03&setting=prison"},
         changed=[f"{ids.URL}.search"],
     )
     out = post(client, body)["response"]
-    assert out[ids.PERIOD_PRESET] == {"value": CUSTOM}  # a calendar year is none of the presets
-    assert out[ids.PERIOD_FROM] == {"value": "2025-01"} and out[ids.PERIOD_TO] == {"value": "2025-12"}
-    assert out[ids.SETTING]["value"] == ["prison"]
+    assert out[ids.PERIOD_PRESET] == {"value": "fy2024q4"}
+    assert out[ids.SETTING]["value"] == "prison"  # one value or all: the dropdown holds one
     store = out[ids.FILTER_STATE]["data"]
     assert FilterState.from_store(store).setting == ("prison",)
-    assert (store["start"], store["end"]) == ("2025-01-01", "2025-12-31")
+    assert (store["start"], store["end"]) == ("2025-01-01", "2025-03-31")
     assert set(store) == {
         "start",
         "end",
@@ -115,15 +114,14 @@ def test_opening_a_link_sets_the_filters_and_the_store(app, client, data) -> Non
         "sex",
         "age_band",
     }  # the store holds filter values only
-    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Jan 2025 to Dec 2025 · Setting: prison"
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Q4 2024-25 (Jan-Mar 2025) · Setting: prison"
     assert out[ids.FILTER_NOTICE]["children"] is None  # everything in the link was used
 
 
 def test_the_default_view_is_the_latest_complete_financial_year(app, client) -> None:
     key = find_callback(app, f"{ids.URL}.search")
     out = post(client, callback_body(app, key, {f"{ids.URL}.search": ""}, changed=[]))["response"]
-    assert out[ids.PERIOD_PRESET] == {"value": "fy"}
-    assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == ("2025-04", "2026-03")
+    assert out[ids.PERIOD_PRESET] == {"value": "fy2025"}
     assert out[ids.ACTIVE_FILTERS]["children"] == "Showing financial year 2025-26 · all people and programmes"
 
 
@@ -133,44 +131,38 @@ def test_changing_a_filter_rewrites_the_url(app, client) -> None:
         app,
         key,
         {
-            f"{ids.URL}.search": "?from=2025-03&to=2026-02",
-            f"{ids.PERIOD_PRESET}.value": CUSTOM,
-            f"{ids.PERIOD_FROM}.value": "2025-03",
-            f"{ids.PERIOD_TO}.value": "2026-02",
-            f"{ids.SEX}.value": ["female"],
+            f"{ids.URL}.search": "?from=2025-07&to=2025-09",
+            f"{ids.PERIOD_PRESET}.value": "fy2025q2",
+            f"{ids.SEX}.value": "female",
         },
         changed=[f"{ids.SEX}.value"],
     )
     out = post(client, body)["response"]
-    assert out[ids.URL]["search"] == "?from=2025-03&to=2026-02&sex=female"
+    assert out[ids.URL]["search"] == "?from=2025-07&to=2025-09&sex=female"
     assert FilterState.from_store(out[ids.FILTER_STATE]["data"]).sex == ("female",)
 
 
 @pytest.mark.parametrize(
     ("preset", "first", "last", "label"),
     [
-        ("q2", "2025-07", "2025-09", "Q2 2025-26 (Jul-Sep 2025)"),
-        ("q4", "2026-01", "2026-03", "Q4 2025-26 (Jan-Mar 2026)"),
-        ("fy", "2025-04", "2026-03", "financial year 2025-26"),
+        ("fy2025q2", "2025-07", "2025-09", "Q2 2025-26 (Jul-Sep 2025)"),
+        ("fy2025q4", "2026-01", "2026-03", "Q4 2025-26 (Jan-Mar 2026)"),
+        ("fy2025", "2025-04", "2026-03", "financial year 2025-26"),
         ("rolling12", "2025-04", "2026-03", "financial year 2025-26"),  # at 31 March the same months
+        ("fy2023", "2023-04", "2024-03", "financial year 2023-24"),
+        ("m2024-02", "2024-02", "2024-02", "Feb 2024"),
     ],
 )
-def test_choosing_a_preset_sets_the_months_and_the_url(app, client, preset, first, last, label) -> None:
+def test_choosing_a_period_sets_the_url(app, client, preset, first, last, label) -> None:
     key = find_callback(app, f"{ids.URL}.search")
     body = callback_body(
         app,
         key,
-        {
-            f"{ids.URL}.search": "?from=2025-01&to=2025-12",
-            f"{ids.PERIOD_PRESET}.value": preset,
-            f"{ids.PERIOD_FROM}.value": "2025-01",
-            f"{ids.PERIOD_TO}.value": "2025-12",
-        },
+        {f"{ids.URL}.search": "?from=2025-01&to=2025-03", f"{ids.PERIOD_PRESET}.value": preset},
         changed=[f"{ids.PERIOD_PRESET}.value"],
     )
     out = post(client, body)["response"]
-    assert out[ids.PERIOD_PRESET]["value"] == preset  # the preset chosen stays chosen
-    assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == (first, last)
+    assert out[ids.PERIOD_PRESET]["value"] == preset  # the choice made stays chosen
     assert out[ids.URL]["search"] == f"?from={first}&to={last}"
     assert out[ids.ACTIVE_FILTERS]["children"] == f"Showing {label} · all people and programmes"
 
@@ -186,17 +178,22 @@ def notice_items(out: dict) -> list[str]:
 
 def test_an_invalid_link_opens_with_a_notice_naming_each_problem(app, client) -> None:
     key = find_callback(app, f"{ids.URL}.search")
-    search = "?from=garbage&to=2026-02&colour=red&setting=moon&setting=prison"
+    search = "?from=garbage&to=2026-02&colour=red&setting=moon&setting=prison&setting=community"
     out = post(client, callback_body(app, key, {f"{ids.URL}.search": search}, changed=[f"{ids.URL}.search"]))
     out = out["response"]
     assert notice_items(out) == [
         "'colour' in the link is not a filter and was ignored.",
         "from='garbage' is not a month (write it YYYY-MM, such as 2025-04): starting in Apr 2025, the "
         "default, instead.",
+        "The dashboard shows a month, a financial-year quarter, a financial year or the latest 12 months, "
+        "not any run of months: Apr 2025 to Feb 2026 is shown as financial year 2025-26 (1 Apr 2025 to 31 "
+        "Mar 2026), the shortest of these holding it.",
         "Setting: 'moon' is not one of the options, so it was left out.",
+        "Setting: the dashboard shows one setting at a time or all of them, so 'prison' is shown and "
+        "'community' was left out.",
     ]
     assert out[ids.FILTER_NOTICE]["children"]["props"]["color"] == "warning"
-    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Apr 2025 to Feb 2026 · Setting: prison"
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing financial year 2025-26 · Setting: prison"
     assert ids.URL not in out  # the address bar keeps the link as given, so the notice stays true of it
 
 
@@ -366,6 +363,10 @@ def test_a_permission_error_in_a_callback_says_access_is_refused(app, client, st
 # -- whole months only, on the server ----------------------------------------------------------------
 
 
+#: The filters of each call `computed_periods` records, in the same order.
+FILTERS_SEEN: list[dict] = []
+
+
 @pytest.fixture()
 def computed_periods(app, monkeypatch) -> list[tuple[str, str, date, date]]:
     """Every period the app asks the metric layer for, recorded at the metric layer's door (its
@@ -374,11 +375,13 @@ def computed_periods(app, monkeypatch) -> list[tuple[str, str, date, date]]:
     import pipelines.metrics as metrics
 
     seen: list[tuple[str, str, date, date]] = []
+    FILTERS_SEEN.clear()
     for name in ("compute_metric", "metric_series", "compute_mix"):
         original = getattr(metrics, name)
 
         def spy(warehouse, metric, start, end, *args, _original=original, _name=name, **kwargs):
             seen.append((_name, metric, start, end))
+            FILTERS_SEEN.append(kwargs.get("filters") or {})
             return _original(warehouse, metric, start, end, *args, **kwargs)
 
         monkeypatch.setattr(metrics, name, spy)
@@ -423,28 +426,25 @@ def csv_body(app, chart: str, store: dict) -> dict:
     }
 
 
-def test_day_level_months_in_the_controls_are_widened_with_a_notice(app, client, computed_periods) -> None:
+def test_a_period_the_bar_does_not_offer_is_named_and_a_day_level_link_widened(
+    app, client, computed_periods
+) -> None:
     key = find_callback(app, f"{ids.URL}.search")
     body = callback_body(
         app,
         key,
         {
             f"{ids.URL}.search": "?from=2025-06&to=2025-06",
-            f"{ids.PERIOD_PRESET}.value": CUSTOM,
-            f"{ids.PERIOD_FROM}.value": "2025-06-03",  # what no month dropdown sends
-            f"{ids.PERIOD_TO}.value": "2025-06-23",
+            f"{ids.PERIOD_PRESET}.value": "2025-06-03",  # what the period dropdown never sends
         },
-        changed=[f"{ids.PERIOD_FROM}.value"],
+        changed=[f"{ids.PERIOD_PRESET}.value"],
     )
     out = post(client, body)["response"]
     store = out[ids.FILTER_STATE]["data"]
     assert (store["start"], store["end"]) == ("2025-06-01", "2025-06-30")
-    assert (out[ids.PERIOD_FROM]["value"], out[ids.PERIOD_TO]["value"]) == ("2025-06", "2025-06")
-    assert notice_items(out) == [
-        "The dashboard shows whole months only: the period 3 Jun 2025 to 23 Jun 2025 was widened to "
-        "Jun 2025, 1 Jun 2025 to 30 Jun 2025."
-    ]
-    # And through the URL, as a hand-edited link.
+    assert out[ids.PERIOD_PRESET]["value"] == "m2025-06"
+    assert notice_items(out) == ["The period '2025-06-03' is not one of the choices: it stays Jun 2025."]
+    # A hand-edited link with days is widened to whole months.
     body = callback_body(app, key, {f"{ids.URL}.search": "?from=2025-06-03&to=2025-06-23"}, changed=[])
     out = post(client, body)["response"]
     assert (out[ids.FILTER_STATE]["data"]["start"], out[ids.FILTER_STATE]["data"]["end"]) == (
@@ -481,9 +481,49 @@ def test_a_crafted_day_level_filter_store_is_computed_as_whole_months(
     periods = {(start, end) for _, _, start, end in computed_periods}
     assert all(is_whole_months(start, end) for start, end in periods), sorted(periods)
     assert (date(2025, 6, 1), date(2025, 6, 30)) in periods
-    assert (date(2024, 10, 1), date(2025, 9, 30)) in periods  # completion without re-presentation
-    assert (date(2024, 4, 1), date(2025, 3, 31)) in periods  # the previous financial year
+    # The previous financial year, and completion without re-presentation moved back to the latest
+    # financial year with 182 days of follow-up: the same year.
+    assert (date(2024, 4, 1), date(2025, 3, 31)) in periods
     assert not any(date(2025, 6, 3) in (s, e) or date(2025, 6, 23) in (s, e) for s, e in periods)
+    # Every period but the monthly series' windows (which are asked for month by month) is one the
+    # dashboard answers.
+    span = DataSpan.of(*data.dates())
+    shaped = {(s, e) for door, _, s, e in computed_periods if door != "metric_series"}
+    assert all(span.allows(Period.of_days(s, e)) for s, e in shaped), sorted(shaped)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"programme": ["PG01", "PG02"]},  # a union of two programmes
+        {"sex": ["female", "male"], "setting": ["community"]},
+        {"start": "2025-01-01", "end": "2025-12-31"},  # a calendar year
+        {"start": "2025-05-01", "end": "2025-06-30"},  # two months
+        {"start": "2025-04-01", "end": "2026-02-28"},  # eleven months of the year
+    ],
+)
+def test_a_crafted_store_for_a_view_the_dashboard_does_not_answer_is_refused_not_computed(
+    app, client, data, state, computed_periods, changes
+) -> None:
+    """The filter bar and links only ever make one value or all of each dimension and a month, quarter,
+    financial year or rolling 12 months (issue 16); a crafted store asking for another view gets a
+    generic message from every chart, tile, table and download, and the metric layer computes nothing
+    for it."""
+    crafted = {**state.to_store(), **changes}
+    for k, body in page_callback_bodies(app, data, crafted):
+        text = json.dumps(post(client, body))
+        assert "figure" in text or "children" in text, k
+        assert "not a month" not in text and "one value" not in text  # nothing internal
+    assert "content" not in json.dumps(post(client, csv_body(app, "exit_mix", crafted)))
+    # A monthly series is answered month by month, so only its filters can be refused.
+    spc_csv = json.dumps(post(client, csv_body(app, "retention_12wk_spc", crafted)))
+    assert ("content" in spc_csv) == ("start" in changes)
+    # What was computed is a view the dashboard answers: one value of each dimension (the programme
+    # page filters to its own programme whatever the store says), and a period of an answered shape.
+    assert all(len(v) <= 1 for f in FILTERS_SEEN for v in f.values()), FILTERS_SEEN
+    span = DataSpan.of(*data.dates())
+    shaped = {(s, e) for door, _, s, e in computed_periods if door != "metric_series"}
+    assert all(span.allows(Period.of_days(s, e)) for s, e in shaped), sorted(shaped)
 
 
 def test_a_crafted_store_with_a_reversed_period_is_refused_not_computed(

@@ -17,7 +17,7 @@ from dashboard.filters import (
     encode_query,
     read_controls,
 )
-from dashboard.periods import CUSTOM, DataSpan
+from dashboard.periods import DataSpan
 
 #: The test warehouses' dates: 1 Apr 2021 to 31 Mar 2026.
 SPAN = DataSpan.of(date(2021, 4, 1), date(2026, 3, 31))
@@ -80,28 +80,65 @@ def test_previous_period_is_the_same_number_of_whole_months_before() -> None:
 # -- the query string --------------------------------------------------------------------------------------
 
 
-def test_round_trip_keeps_every_dimension_and_value_order() -> None:
+def test_round_trip_keeps_every_dimension() -> None:
     state = DEFAULT.with_values(
-        area=["E08000035", "E08000032"],
+        area=["E08000035"],
         setting=["community"],
         sex=["female"],
-        age_band=["18-24", "65+"],
+        age_band=["65+"],
         programme=["PG 1&2"],
         substance_group=["opiate"],
         provider=["PV1"],
     )
     query = encode_query(state)
     assert query.startswith("?from=2025-04&to=2026-03")
-    assert "area=E08000035&area=E08000032" in query
+    assert "programme=PG+1%262" in query
     reading = decode_query(query, SPAN)
     assert reading.state == state and reading.notices == ()
     assert FilterState.from_store(state.to_store()) == state
 
 
+def test_a_link_with_several_values_of_a_dimension_keeps_the_first_and_says_so() -> None:
+    """Free unions of values are what an averaging attacker differences (issue 16): one value or all."""
+    reading = decode_query("?area=E2&area=E1&area=E3&setting=prison&setting=community", SPAN)
+    assert reading.state == DEFAULT.with_values(area=["E2"], setting=["prison"])
+    assert reading.notices == (
+        "Area: the dashboard shows one area at a time or all of them, so 'E2' is shown and 'E1', 'E3' "
+        "were left out.",
+        "Setting: the dashboard shows one setting at a time or all of them, so 'prison' is shown and "
+        "'community' was left out.",
+    )
+    # Values that are not options go first; the first option given is the one shown.
+    reading = decode_query("?setting=moon&setting=community&setting=prison", SPAN, OPTIONS)
+    assert reading.state.setting == ("community",) and len(reading.notices) == 2
+    # The filter bar, or a request pretending to be it, is read the same way.
+    reading = read_controls(None, "fy2025", {"sex": ["male", "female"]}, SPAN, DEFAULT, OPTIONS)
+    assert reading.state.sex == ("male",) and reading.notices[0].startswith(
+        "Sex: the dashboard shows one sex"
+    )
+
+
+def test_a_run_of_months_the_dashboard_does_not_answer_is_shown_as_the_shortest_period_holding_it() -> None:
+    """Only months, financial-year quarters, financial years and the rolling 12 months (issue 16)."""
+    reading = decode_query("?from=2025-05&to=2025-06", SPAN)
+    assert reading.state == FilterState(date(2025, 4, 1), date(2025, 6, 30))  # Q1 2025-26
+    assert reading.notices == (
+        "The dashboard shows a month, a financial-year quarter, a financial year or the latest 12 months, "
+        "not any run of months: May 2025 to Jun 2025 is shown as Q1 2025-26 (Apr-Jun 2025) (1 Apr 2025 "
+        "to 30 Jun 2025), the shortest of these holding it.",
+    )
+    reading = decode_query("?from=2025-06&to=2025-08", SPAN)  # across two quarters: the year
+    assert reading.state == DEFAULT and "shown as financial year 2025-26" in reading.notices[0]
+    reading = decode_query("?from=2025-01&to=2025-12", SPAN)  # a calendar year: nothing holds it
+    assert reading.state == DEFAULT and "none holds it: showing the default period" in reading.notices[0]
+    for search in ("?from=2025-06&to=2025-06", "?from=2025-01&to=2025-03", "?from=2022-04&to=2023-03"):
+        assert decode_query(search, SPAN).notices == (), search
+
+
 def test_links_written_with_days_still_open() -> None:
-    """A link from before whole months (``from=2025-03-01&to=2026-02-28``) is whole months: no notice."""
-    reading = decode_query("?from=2025-03-01&to=2026-02-28&setting=prison", SPAN, OPTIONS)
-    assert reading.state == FilterState(date(2025, 3, 1), date(2026, 2, 28), setting=("prison",))
+    """A link from before whole months (``from=2025-04-01&to=2026-03-31``) is whole months: no notice."""
+    reading = decode_query("?from=2025-04-01&to=2026-03-31&setting=prison", SPAN, OPTIONS)
+    assert reading.state == FilterState(date(2025, 4, 1), date(2026, 3, 31), setting=("prison",))
     assert reading.notices == ()
 
 
@@ -137,8 +174,8 @@ def test_unknown_keys_and_unreadable_months_are_named() -> None:
     reading = decode_query("?from=2024-01-01'; --&to=2025-01-01\"); --", SPAN)
     assert reading.state == DEFAULT and len(reading.notices) == 2
     # One end unreadable: that end is the default's, the other is kept.
-    reading = decode_query("?from=2025-10&to=soon", SPAN)
-    assert reading.state == FilterState(date(2025, 10, 1), date(2026, 3, 31)) and len(reading.notices) == 1
+    reading = decode_query("?from=2026-01&to=soon", SPAN)
+    assert reading.state == FilterState(date(2026, 1, 1), date(2026, 3, 31)) and len(reading.notices) == 1
     reading = decode_query("?from=2025-07&from=2025-01&to=2025-09", SPAN)
     assert reading.state == FilterState(date(2025, 7, 1), date(2025, 9, 30))
     assert reading.notices == ("from= is given 2 times in the link: the first, '2025-07', is used.",)
@@ -165,10 +202,20 @@ def test_a_period_outside_the_data_is_cut_to_it_or_replaced() -> None:
         "Jan 2019 to Dec 2019 is outside the data, which runs from Apr 2021 to Mar 2026, the last complete "
         "month of the data (as at 31 Mar 2026): showing the default period, financial year 2025-26, instead.",
     )
-    reading = decode_query("?from=2019-01&to=2026-06", SPAN)
-    assert reading.state == FilterState(date(2021, 4, 1), date(2026, 3, 31))
+    # The data's first financial year, begun before the data: June to March is no period the dashboard
+    # answers, and none holds it.
+    late = DataSpan.of(date(2020, 6, 15), date(2026, 3, 31))
+    reading = decode_query("?from=2020-04&to=2021-03", late)
+    assert reading.state == DEFAULT
     assert reading.notices == (
-        "The data begins in Apr 2021: the period starts there, not in Jan 2019.",
+        "The data begins in Jun 2020: the period starts there, not in Apr 2020.",
+        "The dashboard shows a month, a financial-year quarter, a financial year or the latest 12 months, "
+        "not any run of months: Jun 2020 to Mar 2021 is not one of these and none holds it: showing the "
+        "default period, financial year 2025-26, instead.",
+    )
+    reading = decode_query("?from=2026-01&to=2026-06", SPAN)
+    assert reading.state == FilterState(date(2026, 1, 1), date(2026, 3, 31))
+    assert reading.notices == (
         "Jun 2026 is after Mar 2026, the last complete month of the data (as at 31 Mar 2026): the period "
         "ends in Mar 2026.",
     )
@@ -204,54 +251,48 @@ def test_over_long_values_and_repeats_are_dropped() -> None:
 # -- the filter bar ------------------------------------------------------------------------------------------
 
 
-def test_a_preset_sets_the_period() -> None:
-    reading = read_controls("preset", "q2", "2025-04", "2026-03", {}, SPAN, DEFAULT, OPTIONS)
-    assert reading.state == FilterState(date(2025, 7, 1), date(2025, 9, 30)) and reading.notices == ()
-    reading = read_controls("preset", CUSTOM, "2025-05", "2025-08", {}, SPAN, DEFAULT, OPTIONS)
-    assert reading.state == FilterState(date(2025, 5, 1), date(2025, 8, 31)) and reading.notices == ()
-    reading = read_controls("preset", "fy2019", "2025-05", "2025-08", {}, SPAN, DEFAULT, OPTIONS)
-    assert reading.state.period == FilterState(date(2025, 5, 1), date(2025, 8, 31)).period
+def test_choosing_a_period_sets_it() -> None:
+    for key, first, last in (
+        ("fy2025q2", date(2025, 7, 1), date(2025, 9, 30)),
+        ("fy2023", date(2023, 4, 1), date(2024, 3, 31)),
+        ("m2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("rolling12", date(2025, 4, 1), date(2026, 3, 31)),
+    ):
+        reading = read_controls("period", key, {}, SPAN, DEFAULT, OPTIONS)
+        assert (reading.state.start, reading.state.end, reading.notices) == (first, last, ()), key
+    # A choice the filter bar does not offer (before the data, or not a period it answers) keeps the
+    # period shown, and says so.
+    q2 = FilterState(date(2025, 7, 1), date(2025, 9, 30))
+    for key in ("fy2019", "m2026-04", "custom", "2025-05/2025-08"):
+        reading = read_controls("period", key, {}, SPAN, q2, OPTIONS)
+        assert reading.state == q2, key
+        assert reading.notices == (
+            f"The period '{key}' is not one of the choices: it stays Q2 2025-26 (Jul-Sep 2025).",
+        )
+
+
+def test_crafted_control_values_are_never_day_level_or_another_shape() -> None:
+    """A request no filter bar sends (days, text, numbers, lists) still gives a period the dashboard
+    answers."""
+    reading = read_controls("period", "2025-06-03", {"sex": ["female"]}, SPAN, DEFAULT)
+    assert reading.state == DEFAULT.with_values(sex=["female"])
     assert reading.notices == (
-        "The period 'fy2019' is not one of the choices: the From and To months are used.",
+        "The period '2025-06-03' is not one of the choices: it stays financial year 2025-26.",
     )
-
-
-def test_moving_from_past_to_moves_to_with_it() -> None:
-    reading = read_controls("from", CUSTOM, "2025-11", "2025-09", {}, SPAN, DEFAULT)
-    assert reading.state == FilterState(date(2025, 11, 1), date(2025, 11, 30))
-    assert reading.notices == ("From Nov 2025 is after To Sep 2025: To moves to Nov 2025 too.",)
-    reading = read_controls("to", CUSTOM, "2025-11", "2025-09", {}, SPAN, DEFAULT)
-    assert reading.state == FilterState(date(2025, 9, 1), date(2025, 9, 30))
-    assert reading.notices == ("To Sep 2025 is before From Nov 2025: From moves to Sep 2025 too.",)
-
-
-def test_crafted_control_values_are_never_day_level() -> None:
-    """A request no filter bar sends (days in the month controls, text, numbers) still gives whole months."""
-    reading = read_controls(None, CUSTOM, "2025-06-03", "2025-06-23", {"sex": ["female"]}, SPAN, DEFAULT)
-    assert reading.state == FilterState(date(2025, 6, 1), date(2025, 6, 30), sex=("female",))
-    assert reading.notices[0].startswith("The dashboard shows whole months only: the period 3 Jun 2025")
-    reading = read_controls("from", CUSTOM, 20250603, ["2025-06"], {}, SPAN, DEFAULT)
-    assert reading.state == DEFAULT
-    assert reading.notices == (
-        "The From month (a value that is not text) could not be read: it stays Apr 2025.",
-        "The To month (a value that is not text) could not be read: it stays Mar 2026.",
-    )
-    # Missing months (a request that names none) keep the current view's.
+    for wrong in (20250603, ["fy2025"], None, {"key": "fy2025"}):
+        reading = read_controls("period", wrong, {}, SPAN, DEFAULT)
+        assert reading.state == DEFAULT and len(reading.notices) == 1, wrong
+    # A dimension changed: the period is the current view's.
     current = FilterState(date(2025, 7, 1), date(2025, 9, 30))
-    assert read_controls(None, None, None, None, {}, SPAN, current).state == current
-    reading = read_controls(None, CUSTOM, "2025-11", "2025-09", {}, SPAN, DEFAULT)  # reversed, not moved
-    assert reading.state == DEFAULT
-    assert reading.notices == (
-        "From Nov 2025 is after To Sep 2025: showing the default period, financial year 2025-26, instead.",
-    )
+    assert read_controls(None, None, {}, SPAN, current).state == current
 
 
 def test_control_values_that_are_not_options_are_left_out() -> None:
-    reading = read_controls(
-        None, "fy", "2025-04", "2026-03", {"setting": ["prison", "moon"]}, SPAN, DEFAULT, OPTIONS
-    )
+    reading = read_controls(None, "fy2025", {"setting": ["prison", "moon"]}, SPAN, DEFAULT, OPTIONS)
     assert reading.state == DEFAULT.with_values(setting=["prison"])
     assert reading.notices == ("Setting: 'moon' is not one of the options, so it was left out.",)
+    reading = read_controls(None, "fy2025", {"setting": "prison"}, SPAN, DEFAULT, OPTIONS)  # single-select
+    assert reading.state == DEFAULT.with_values(setting=["prison"]) and reading.notices == ()
 
 
 # -- the filter line -----------------------------------------------------------------------------------------
@@ -277,12 +318,14 @@ def test_describe_names_the_period_as_people_say_it_and_the_filters_with_labels(
 
 
 def test_controls_and_store_have_the_same_size_limits_as_a_link() -> None:
-    """Over-long values are dropped, at most 200 values are kept (repeats dropped), whichever way in."""
+    """Over-long values are dropped, at most 200 values are kept (repeats dropped), whichever way in; a
+    link and the filter bar then keep the first (one value or all)."""
     raw = ["x" * 101, "", "prison", "prison", *[f"v{i}" for i in range(100_000)]]
     via_link = decode_query("?" + "&".join(f"setting={v}" for v in raw[:1000]), SPAN).state.setting
+    via_bar = read_controls(None, "fy2025", {"setting": raw}, SPAN, DEFAULT).state.setting
     via_control = DEFAULT.with_values(setting=raw).setting
     via_store = FilterState.from_store({**DEFAULT.to_store(), "setting": raw}).setting
-    assert via_control == via_store == via_link
+    assert via_control == via_store and via_link == via_bar == ("prison",)
     assert via_control[:2] == ("prison", "v0") and len(via_control) == 199  # 200 kept, one a repeat
     assert all(len(v) <= 100 for v in via_control)
     assert DEFAULT.with_values(area=["y" * 100]).area == ("y" * 100,)  # 100 characters is still fine

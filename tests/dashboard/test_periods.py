@@ -16,8 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.periods import (
-    CUSTOM,
-    FINANCIAL_YEAR,
     ROLLING_12,
     DataSpan,
     Month,
@@ -87,30 +85,33 @@ def test_quarters_of_the_financial_year() -> None:
     assert financial_year_of(Month(2026, 1)) == 2025
 
 
-def test_presets_at_31_march_and_at_1_april_are_the_same_year() -> None:
+def test_the_first_choices_at_31_march_and_at_1_april_are_the_same_year() -> None:
     expected = [
-        (FINANCIAL_YEAR, "Financial year 2025-26", months("2025-04", "2026-03")),
-        ("q1", "Q1 2025-26 (Apr-Jun 2025)", months("2025-04", "2025-06")),
-        ("q2", "Q2 2025-26 (Jul-Sep 2025)", months("2025-07", "2025-09")),
-        ("q3", "Q3 2025-26 (Oct-Dec 2025)", months("2025-10", "2025-12")),
-        ("q4", "Q4 2025-26 (Jan-Mar 2026)", months("2026-01", "2026-03")),
+        ("fy2025", "Financial year 2025-26", months("2025-04", "2026-03")),
         (ROLLING_12, "12 months to Mar 2026", months("2025-04", "2026-03")),
+        ("fy2025q4", "Q4 2025-26 (Jan-Mar 2026)", months("2026-01", "2026-03")),
+        ("fy2025q3", "Q3 2025-26 (Oct-Dec 2025)", months("2025-10", "2025-12")),
+        ("fy2025q2", "Q2 2025-26 (Jul-Sep 2025)", months("2025-07", "2025-09")),
+        ("fy2025q1", "Q1 2025-26 (Apr-Jun 2025)", months("2025-04", "2025-06")),
+        ("fy2024q4", "Q4 2024-25 (Jan-Mar 2025)", months("2025-01", "2025-03")),
     ]
     for as_of in (date(2026, 3, 31), date(2026, 4, 1), date(2026, 4, 29)):
-        got = [(p.key, p.label, p.period) for p in DataSpan.of(SAMPLE_FIRST, as_of).presets()]
-        assert got == expected, as_of
+        got = [(p.key, p.label, p.period) for p in DataSpan.of(SAMPLE_FIRST, as_of).choices()]
+        assert got[: len(expected)] == expected, as_of
 
 
-def test_presets_on_30_march_and_30_april() -> None:
-    before = {p.key: p for p in DataSpan.of(SAMPLE_FIRST, date(2026, 3, 30)).presets()}
-    assert before[FINANCIAL_YEAR].period == months("2024-04", "2025-03")
-    assert before["q4"].label == "Q4 2024-25 (Jan-Mar 2025)"
-    assert before[ROLLING_12].period == months("2025-03", "2026-02")
-    assert before[ROLLING_12].label == "12 months to Feb 2026"
-    after = {p.key: p for p in DataSpan.of(SAMPLE_FIRST, date(2026, 4, 30)).presets()}
-    assert after[FINANCIAL_YEAR].period == months("2025-04", "2026-03")
+def test_choices_on_30_march_and_30_april() -> None:
+    before = DataSpan.of(SAMPLE_FIRST, date(2026, 3, 30)).choices()
+    assert [p.key for p in before[:4]] == ["fy2024", ROLLING_12, "fy2025q3", "fy2025q2"]
+    assert before[0].period == months("2024-04", "2025-03")
+    assert before[1].period == months("2025-03", "2026-02") and before[1].label == "12 months to Feb 2026"
+    # The quarters of the year not yet complete come first: the latest complete quarter is Q3 2025-26.
+    assert before[2].label == "Q3 2025-26 (Oct-Dec 2025)"
+    after = {p.key: p for p in DataSpan.of(SAMPLE_FIRST, date(2026, 4, 30)).choices()}
+    assert after["fy2025"].period == months("2025-04", "2026-03")
     assert after[ROLLING_12].period == months("2025-05", "2026-04")
     assert after[ROLLING_12].label == "12 months to Apr 2026"
+    assert after["m2026-04"].label == "Apr 2026" and "fy2026q1" not in after  # Q1 2026-27 not complete
 
 
 def test_rolling_twelve_months_end_with_the_last_complete_month() -> None:
@@ -131,9 +132,9 @@ def test_default_is_the_rolling_twelve_months_without_a_complete_financial_year(
     span = DataSpan.of(date(2024, 5, 14), date(2025, 6, 15))
     assert span.latest_complete_financial_year() is None
     assert span.default() == months("2024-06", "2025-05")
-    assert [p.key for p in span.presets()] == [ROLLING_12]
-    assert span.presets()[0].label == "12 months to May 2025"
-    assert span.preset_for(span.default()) == ROLLING_12
+    assert [p.key for p in span.choices()[:4]] == [ROLLING_12, "fy2024q4", "fy2024q3", "fy2024q2"]
+    assert span.choices()[0].label == "12 months to May 2025"
+    assert span.key_for(span.default()) == ROLLING_12
     # One month later the data holds no more years, but 2024-25 is still not whole: still rolling.
     assert DataSpan.of(date(2024, 5, 14), date(2025, 7, 31)).default() == months("2024-08", "2025-07")
 
@@ -241,11 +242,72 @@ def test_labels_name_the_period_as_people_say_it() -> None:
     assert period_label(months("2025-01", "2025-12")) == "Jan 2025 to Dec 2025"
 
 
-def test_preset_for_a_period_and_custom() -> None:
+def test_key_for_a_period_and_the_choices_not_offered() -> None:
     span = DataSpan.of(SAMPLE_FIRST, date(2026, 3, 31))
-    assert span.preset_for(financial_year(2025)) == FINANCIAL_YEAR  # also the rolling 12: the year first
-    assert span.preset_for(financial_quarter(2025, 3)) == "q3"
-    assert span.preset_for(months("2025-05", "2025-07")) == CUSTOM
-    assert span.preset("q9") is None and span.preset(None) is None
+    assert span.key_for(financial_year(2025)) == "fy2025"  # also the rolling 12: the year first
+    assert span.key_for(financial_quarter(2025, 3)) == "fy2025q3"
+    assert span.key_for(months("2024-02", "2024-02")) == "m2024-02"
+    assert span.key_for(months("2025-05", "2025-07")) is None
+    assert span.key_for(financial_year(2020)) is None  # before the data
+    assert span.choice("fy2025q9") is None and span.choice(None) is None and span.choice(["fy2025"]) is None
     assert span.months_newest_first()[:2] == [Month(2026, 3), Month(2026, 2)]
     assert span.months_newest_first()[-1] == Month(2021, 4) and len(span.months_newest_first()) == 60
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=st.dates(min_value=date(2018, 1, 1), max_value=date(2025, 12, 31)),
+    days=st.integers(min_value=0, max_value=1500),
+)
+def test_the_choices_are_every_month_quarter_and_year_in_the_data_and_nothing_else(
+    first: date, days: int
+) -> None:
+    """Against pandas' fiscal periods: the choices are each month of the data, each financial quarter
+    (``Q-MAR``) and financial year (``Y-MAR``) wholly inside it, and the rolling 12 months; `allows`
+    says yes to exactly those shapes (and the 12 months before the rolling 12), tried on every run of
+    months near the data."""
+    span = DataSpan.of(first, first + timedelta(days=days))
+    lo, hi = span.first.first_day, span.last.last_day
+    monthly = pd.period_range(lo, hi, freq="M")
+    quarters = {p for p in pd.period_range(lo, hi, freq="Q-MAR")}
+    years = {p for p in pd.period_range(lo, hi, freq="Y-MAR")}
+
+    def bounds(p: pd.Period) -> tuple[date, date]:
+        return p.start_time.date(), p.end_time.date()
+
+    inside = [bounds(p) for p in (*quarters, *years) if lo <= p.start_time.date() and p.end_time.date() <= hi]
+    expected = {bounds(m) for m in monthly} | set(inside) | {(span.rolling(12).start, span.rolling(12).end)}
+    got = [(p.period.start, p.period.end) for p in span.choices()]
+    assert set(got) == expected
+    assert len({p.key for p in span.choices()}) == len(got)  # one key each (the year and rolling 12 apart)
+    assert got.count((span.default().start, span.default().end)) >= 1
+    rolling = span.rolling(12)
+    wide = pd.period_range(lo - timedelta(days=400), hi, freq="M")
+    fiscal = {bounds(p) for p in pd.period_range(lo - timedelta(days=400), hi, freq="Q-MAR")}
+    fiscal |= {bounds(p) for p in pd.period_range(lo - timedelta(days=400), hi, freq="Y-MAR")}
+    for i, a in enumerate(wide):
+        for b in wide[i : i + 15]:
+            period = Period(Month(a.year, a.month), Month(b.year, b.month))
+            shape = (
+                period.months == 1
+                or (period.start, period.end) in fiscal
+                or period in (rolling, rolling.previous())
+            )
+            assert span.allows(period) == shape, period
+
+
+def test_followed_up_moves_back_to_the_latest_period_of_the_same_shape() -> None:
+    span = DataSpan.of(SAMPLE_FIRST, date(2026, 3, 31))
+    # 182 days: March 2026's cohort needs until 29 Sep 2026; the latest month with it is Sep 2025.
+    assert span.followed_up(months("2026-03", "2026-03"), 182) == months("2025-09", "2025-09")
+    assert span.followed_up(months("2025-09", "2025-09"), 182) == months("2025-09", "2025-09")
+    assert span.followed_up(financial_quarter(2025, 4), 182) == financial_quarter(2025, 2)
+    assert span.followed_up(financial_year(2025), 182) == financial_year(2024)
+    assert span.followed_up(span.rolling(12), 182) == financial_year(2024)
+    assert span.followed_up(financial_year(2024), 182) == financial_year(2024)
+    # 30 Sep 2025 + 182 days is 31 Mar 2026: exactly enough.
+    assert date(2025, 9, 30) + timedelta(days=182) == date(2026, 3, 31)
+    # Too little data for any year to have its follow-up.
+    short = DataSpan.of(date(2025, 4, 1), date(2026, 5, 31))
+    assert short.followed_up(financial_year(2025), 182) is None
+    assert short.followed_up(financial_quarter(2025, 4), 182) == financial_quarter(2025, 2)  # to 30 Sep

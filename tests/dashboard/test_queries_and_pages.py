@@ -15,6 +15,7 @@ from dashboard.components import chart_csv
 from dashboard.filters import FilterState
 from dashboard.pages import ALL_PAGES, overview, programme, programmes, retention
 from dashboard.pages import data as data_page
+from dashboard.periods import DataSpan
 from dashboard.queries import DashboardData, month_range
 from pipelines.stats import possible_true_counts
 
@@ -123,11 +124,25 @@ def test_overview_tiles(data: DashboardData, state: FilterState) -> None:
 def test_tile_for_a_metric_needing_follow_up_moves_its_period_back(
     data: DashboardData, state: FilterState
 ) -> None:
-    shown, note = overview.tile_period("completion_no_representation", state, data.as_of())
-    assert shown.end == date(2025, 9, 30) and shown.start == date(2024, 10, 1)
-    assert "182 days" in note
-    same, none = overview.tile_period("retention_12wk", state, data.as_of())
+    span = DataSpan.of(*data.dates())
+    shown, note = overview.tile_period("completion_no_representation", state, span)
+    # Financial year 2025-26 ends on 31 Mar 2026, the data's as_of: the latest financial year with 182
+    # days of follow-up is 2024-25 (a year for a year, so the tile shows a period the dashboard answers).
+    assert (shown.start, shown.end) == (date(2024, 4, 1), date(2025, 3, 31))
+    assert note == "financial year 2024-25: needs 182 days of follow-up"
+    quarter = FilterState(date(2026, 1, 1), date(2026, 3, 31))
+    shown, note = overview.tile_period("completion_no_representation", quarter, span)
+    assert (shown.start, shown.end) == (date(2025, 7, 1), date(2025, 9, 30))
+    same, none = overview.tile_period("retention_12wk", state, span)
     assert same == state and none == ""
+
+
+def test_a_tile_with_no_followed_up_period_in_the_data_says_so(data: DashboardData) -> None:
+    """A warehouse too young for any financial year to have its follow-up: no value, and why."""
+    short = DataSpan.of(date(2025, 4, 1), date(2026, 3, 31))
+    state = FilterState(date(2025, 4, 1), date(2026, 3, 31))
+    shown, note = overview.tile_period("completion_no_representation", state, short)
+    assert shown is None and note == "needs 182 days of follow-up: no period in the data has it yet"
 
 
 def test_tile_change_is_suppressed_not_zero_when_either_period_is_suppressed(data: DashboardData) -> None:
@@ -248,8 +263,9 @@ def test_shared_survival_curves_show_nothing_beyond_their_perturbed_counts(
         assert shown["events"].isna().all() and shown["censored"].isna().all()
         for _, curve in shown.groupby(by) if by else [(None, shown)]:
             assert (np.diff(curve["survival"].to_numpy()) <= 1e-12).all()
-    # The whole system's perturbed curve stays near the exact one at each grid time: within 0.03 while
-    # 100 or more are at risk, and inside its own 95% band further out.
+    # The whole system's perturbed curve stays near the exact one at each grid time: within 0.05 while
+    # 100 or more are at risk (each perturbed running total is off by at most 3, so a step's hazard by
+    # at most 6 in 100), and inside its own 95% band everywhere.
     system = data.metric_for("time_in_treatment", state)
     system = system[~system["suppressed"]]
     steps = exact["t"].to_numpy()
@@ -258,4 +274,4 @@ def test_shared_survival_curves_show_nothing_beyond_their_perturbed_counts(
         truth = before[-1] if len(before) else 1.0
         assert r.ci_low <= truth <= r.ci_high, r
         if r.n_at_risk >= 100:
-            assert abs(r.survival - truth) < 0.03, r
+            assert abs(r.survival - truth) < 0.05, r
