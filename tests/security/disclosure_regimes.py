@@ -406,6 +406,11 @@ def _shown_survival(counts: pd.DataFrame, by: list[str], regime: Regime) -> pd.D
         for column, values in shown.items():
             out[column] = values[keep]
         out["suppressed"] = False
+        n_shown, events_shown = shown["n_at_risk"][keep], shown["events"][keep]
+        survival, _, _ = survival_from_risk_sets(
+            n_shown, np.minimum(events_shown, n_shown), groups[keep], Z95
+        )
+        out["survival"] = survival
         return out
     hidden = small(n)
     shown = {"n_at_risk": regime.shown_counts(n)}

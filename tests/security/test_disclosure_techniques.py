@@ -16,14 +16,15 @@ which must leak; ``rounding``: main before issue 16, whose leaks are counted; ``
    successful_completion tile (discharges, and successful ones), unknowns = the true count of each
    smallest period the dashboard accepts (a day under exact and rounding, a month under perturbation),
    constraints = every period inside a window (``DAY_WINDOW``: the issue's 231 periods inside
-   2025-06-03..06-23; ``MONTH_WINDOW``: the 78 month ranges of the default twelve months), bounds of
+   2025-06-03..06-23; under whole months the 78 month ranges of the default twelve months), bounds of
    each unknown and of each period's sum from `scipy.optimize.linprog`; whole system and every
    single-programme view.
 3. **Emptiness as a signal** (`emptiness_leaks`). The Retention page's exit mix filtered to one
    programme (`compute_mix`): a table with no rows means 0 discharges, an absent outcome group 0, a
    present one at least 1, a blank total 1–4; with every period inside ``MIX_DAY_WINDOW`` (four weeks,
-   406 periods; ``MONTH_WINDOW`` by months) as linear constraints over the days' counts per outcome
-   group. Four disjoint suppressed periods inside a suppressed period are then exactly 1 each.
+   406 periods; by months the default twelve months' 78) as linear constraints over the smallest
+   periods' counts per outcome group. Four disjoint suppressed periods inside a suppressed period are
+   then exactly 1 each.
 4. **Integer models over survival steps** (`survival_leaks`). For the shared Kaplan–Meier tables
    (time_in_treatment by programme and by setting on the Retention page, time_to_representation by
    setting on the Relapse page), an integer programme (`scipy.optimize.milp`) over each 28-day step's
@@ -42,8 +43,9 @@ technique's views for the regime the app is in (`test_*_emulation_is_what_the_ap
 
 Views and windows (fixed; samples drawn with ``SEED``): means over both preset periods, no demographic
 filter or one value of sex, age band or substance group, and every programme; periods over
-``DAY_WINDOW`` (231 periods) or, under whole months, ``MONTH_WINDOW``'s 78; the exit mix over
-``MIX_DAY_WINDOW`` (406 periods) or the same 78; Kaplan–Meier tables of the default twelve months.
+``DAY_WINDOW`` (231 periods) or, under whole months, the 78 month ranges of the default twelve months;
+the exit mix over ``MIX_DAY_WINDOW`` (406 periods) or the same 78; Kaplan–Meier tables of the default
+twelve months.
 
 Measured on the sample, counts of 1–4 pinned (near misses: ranges wholly inside 1–4 but not one value):
 - exact: means 354, periods 401, emptiness 2,155 (131 of them single days), survival 392;
@@ -986,11 +988,11 @@ def emptiness_leaks(setup: Setup, regime: Regime) -> Result:
                 total_range = regime.hidden_count_range() if np.isnan(total) else regime.count_range(total)
                 model.add(index.ravel(), *[float(np.asarray(v).ravel()[0]) for v in total_range])
                 continue
-            if mix["suppressed"].any():
+            if mix["suppressed"].any():  # one "suppressed" row: nothing
                 continue
-            rows = {r["outcome_group"]: r for r in records(mix)}
-            for g, group in enumerate(OUTCOME_GROUP_ORDER):
-                model.add(index[:, g], *[v[0] for v in regime.count_range(rows[group]["count"])])
+            for row in records(mix):  # the shown counts and total, each perturbed
+                g = OUTCOME_GROUP_ORDER.index(row["outcome_group"])
+                model.add(index[:, g], *[v[0] for v in regime.count_range(row["count"])])
             model.add(index.ravel(), *[v[0] for v in regime.count_range(mix["total"].iloc[0])])
         ask(model, questions, result, "emptiness", rng, by_unknowns=regime.structure_tells)
     return result
