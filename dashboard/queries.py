@@ -34,13 +34,12 @@ from dashboard.auth import check_programme, scoped_filters, scoped_options, scop
 from dashboard.filters import FilterState
 from dashboard.periods import DataSpan, Period, is_whole_months, month_end
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
-from pipelines.metrics.registry import UNIT_DIMENSION_VALUES
+from pipelines.metrics.registry import AGE_BANDS
 from pipelines.stats import xmr
 from pipelines.warehouse import Warehouse, file_identity, open_warehouse
 
 log = logging.getLogger(__name__)
 
-AGE_BANDS = ("18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-64", "65+", "unknown")
 SUPPRESSION_THRESHOLD = 5
 #: How a count that is not shown reads in a table.
 SUPPRESSED = "suppressed"
@@ -369,7 +368,6 @@ class DashboardData:
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
             )
-            mix = self._every_unit(mix, by, state)
             names = self.labels().get(by, {})
             mix = mix.rename(columns={by: "unit"})
             mix.insert(1, "label", [names.get(str(u), str(u).replace("_", " ")) for u in mix["unit"]])
@@ -377,32 +375,6 @@ class DashboardData:
             return mix[["unit", "label", "outcome_group", "count", "total", "share", "suppressed"]]
 
         return self.cached(key, compute).copy()  # type: ignore[union-attr]
-
-    def _every_unit(self, mix: pd.DataFrame, by: str, state: FilterState) -> pd.DataFrame:
-        """The mix with a row per category for every unit of ``by`` the filters allow, so a unit with no
-        discharges shows its zeros (what perturbation shows for 0, and often for 1–4) instead of being
-        absent, which would tell 0 from the rest."""
-        programmes = self.warehouse.sql(
-            "SELECT programme_id AS programme, provider_id AS provider, "
-            "area_code AS area, setting FROM stg_programmes"
-        )
-        for dimension in ("programme", "provider", "area", "setting"):
-            chosen = getattr(state, dimension)
-            if chosen:
-                programmes = programmes[programmes[dimension].isin(chosen)]
-        if by == "substance_group":
-            units = list(state.substance_group) or list(SUBSTANCE_GROUPS)
-        else:
-            units = sorted(programmes[by].dropna().unique().tolist())
-        categories = list(UNIT_DIMENSION_VALUES["outcome_group"])
-        missing = [u for u in units if u not in set(mix[by].astype(str))]
-        if not missing:
-            return mix
-        zeros = pd.DataFrame(
-            {by: [u for u in missing for _ in categories], "outcome_group": categories * len(missing)}
-        )
-        zeros = zeros.assign(count=0, total=0, share=np.nan, suppressed=False)
-        return pd.concat([mix, zeros], ignore_index=True)
 
     # -- the Data page -------------------------------------------------------------------------------
 

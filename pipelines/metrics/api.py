@@ -21,9 +21,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.contract import TABLE_ORDER
+from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER
 from pipelines.metrics.query import build_metric_query, validate_breakdown, validate_filters
-from pipelines.metrics.registry import METRICS, UNIT_DIMENSION_VALUES, Metric, get_metric
+from pipelines.metrics.registry import (
+    AGE_BANDS,
+    METRICS,
+    STRUCTURAL_DIMENSIONS,
+    UNIT_DIMENSION_VALUES,
+    Metric,
+    get_metric,
+)
 from pipelines.record_keys import read_salt
 from pipelines.stats import (
     DEFAULT_THRESHOLD,
@@ -249,6 +256,7 @@ def compute_metric(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
+    keys: bool = False,
 ) -> pd.DataFrame:
     """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
 
@@ -276,10 +284,17 @@ def compute_metric(
     lookup past the last visible row finds a missing value, not the last survival; a small group is left
     out, as an empty one is.
 
+    ``keys`` (with ``suppress=False`` only) adds beside each exact count the sum of its records' keys
+    (``numerator_key``, ``denominator_key``; ``events_key`` and ``censored_key`` for survival), from
+    which the shared table's perturbation follows: for checking the disclosure control from outside
+    (``tests/security``), never for sharing.
+
     The frame's ``attrs`` carry its context: ``metric``, ``start``, ``end``, ``as_of`` (dates), ``by``
     (list), ``filters`` ({dimension: [values]}), ``suppressed_threshold`` (the threshold, or None
     without suppression) and ``disclosure`` ("perturbation", or None for exact counts).
     """
+    if keys and suppress:
+        raise ValueError("keys=True is for exact results: pass suppress=False as well")
     metric = get_metric(name)
     cursor = _cursor(source)
     start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
@@ -297,7 +312,11 @@ def compute_metric(
         **{f"filter_{d}": v for d, v in allowed.items()},
     }
     counts = cursor.execute(query.sql, query.parameters(values)).df()
+    if suppress and by_columns and metric.statistic != "kaplan_meier":
+        counts = every_category(cursor, counts, list(by_columns), allowed, start_date, end_date)
     result = finish_metric(metric, counts, list(by_columns), suppress=suppress, threshold=threshold)
+    if keys:
+        result = _with_key_sums(metric, counts, list(by_columns), result)
     result.attrs = result_context(
         name,
         start_date,
@@ -309,6 +328,110 @@ def compute_metric(
         _disclosure_of(suppress),
     )
     return result
+
+
+def category_universe(
+    cursor: duckdb.DuckDBPyConnection,
+    by: list[str],
+    filters: Mapping[str, Sequence[str]],
+    start: date,
+    end: date,
+) -> pd.DataFrame:
+    """Every combination of categories a shared breakdown by ``by`` shows, whether or not anyone falls in
+    it: the programmes the filters allow (with their provider, area and setting, as stg_programmes
+    holds them), each sex, age band, substance group and unit dimension's value the filters allow, and
+    each month or quarter of the period."""
+    structural = [d for d in by if d in STRUCTURAL_DIMENSIONS]
+    parts: list[pd.DataFrame] = []
+    if structural:
+        where = [
+            f"{_PROGRAMME_COLUMNS[d]} IN (SELECT unnest(${d}))" for d in STRUCTURAL_DIMENSIONS if d in filters
+        ]
+        sql = (
+            "SELECT DISTINCT "
+            + ", ".join(f"{_PROGRAMME_COLUMNS[d]} AS {d}" for d in structural)
+            + " FROM stg_programmes"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY ALL"
+        )
+        parameters = {d: list(filters[d]) for d in STRUCTURAL_DIMENSIONS if d in filters}
+        parts.append(cursor.execute(sql, parameters).df().astype(object))
+    for dimension in by:
+        if dimension in structural:
+            continue
+        values = list(_category_values(dimension, start, end))
+        if dimension in filters:
+            wanted = set(filters[dimension])
+            values = [v for v in values if v in wanted]
+        parts.append(pd.DataFrame({dimension: pd.Series(values, dtype=object)}))
+    universe = parts[0]
+    for part in parts[1:]:
+        universe = universe.merge(part, how="cross")
+    return universe[by]
+
+
+_PROGRAMME_COLUMNS = {
+    "programme": "programme_id",
+    "provider": "provider_id",
+    "area": "area_code",
+    "setting": "setting",
+}
+
+
+def _category_values(dimension: str, start: date, end: date) -> Sequence[str]:
+    if dimension == "sex":
+        return SEXES
+    if dimension == "age_band":
+        return AGE_BANDS
+    if dimension == "substance_group":
+        return SUBSTANCE_GROUPS
+    if dimension in UNIT_DIMENSION_VALUES:
+        return UNIT_DIMENSION_VALUES[dimension]
+    months = pd.period_range(start, end, freq="M")
+    if dimension == "month":
+        return [str(m) for m in months]
+    if dimension == "quarter":
+        return list(dict.fromkeys(f"{m.year}-Q{m.quarter}" for m in months))
+    raise ValueError(f"no list of categories for {dimension!r}")
+
+
+def every_category(
+    cursor: duckdb.DuckDBPyConnection,
+    counts: pd.DataFrame,
+    by: list[str],
+    filters: Mapping[str, Sequence[str]],
+    start: date,
+    end: date,
+) -> pd.DataFrame:
+    """The SQL's counts with a row (zero counts, zero key sums) for every category of the breakdown
+    (`category_universe`), so a shared table's rows are the same whoever is in them: a programme with
+    nobody in the period shows as a row of zeros, as a programme whose 1–4 perturbs to 0 does, never
+    as a missing row. A category the SQL returns outside the list is kept."""
+    universe = category_universe(cursor, by, filters, start, end)
+    keyed = counts.astype({d: object for d in by})
+    full = universe.merge(keyed, on=by, how="left", indicator=False)
+    extra = keyed.merge(universe, on=by, how="left", indicator=True)
+    extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
+    full = pd.concat([full, extra], ignore_index=True) if len(extra) else full
+    for column in _COUNT_COLUMNS:
+        if column in counts:
+            full[column] = full[column].fillna(0).astype(counts[column].dtype)
+    # Ordered as the SQL orders its rows: by the breakdown columns, missing categories last.
+    return full.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _with_key_sums(metric: Metric, counts: pd.DataFrame, by: list[str], result: pd.DataFrame) -> pd.DataFrame:
+    """An exact result with each count's key sum beside it (`compute_metric`'s ``keys``)."""
+    if metric.statistic == "kaplan_meier":
+        on = [*by, "t"]
+        sums = counts[[*on, "events_key", "censored_key"]]
+        return result.merge(sums, on=on, how="left", validate="one_to_one")
+    completed = complete_breakdown(counts, by).reset_index(drop=True)
+    out = result.copy()
+    for column in _COUNT_COLUMNS[4:]:
+        if column in completed:
+            out[column] = completed[column].to_numpy()
+    return out
 
 
 def compute_mix(
@@ -711,7 +834,8 @@ def _person_series(
     """A people-based metric for each month of ``windows`` as its own period, from one query.
 
     Equal to `compute_metric` run on each window with the same breakdown and filters (a month with
-    nothing in it gives a zero row without a breakdown, no rows with one), then concatenated.
+    nothing in it gives zero rows: one without a breakdown, every category's when shared, none when
+    exact), then concatenated.
     """
     allowed = validate_filters(filters)
     query = build_metric_query(metric, by, tuple(allowed), series=True)
@@ -738,9 +862,11 @@ def _person_series(
         result.insert(0, "month", labels)
         return result
     parts = []
-    for label in labels:
+    for label, (first, last) in zip(labels, windows, strict=True):
         rows = counts[months == label].reset_index(drop=True)
-        if rows.empty:
+        if suppress:  # every category of every month, as `compute_metric` shares a month's table
+            rows = every_category(cursor, rows, by, allowed, first, last)
+        elif rows.empty:
             continue
         part = finish_metric(metric, rows, by, suppress=suppress, threshold=threshold)
         part.insert(0, "month", label)

@@ -38,6 +38,22 @@ TIME_DIMENSIONS: tuple[str, ...] = ("month", "quarter")
 #: - outcome_group, discharge_reason: of a discharged episode (exit_reason_mix).
 UNIT_DIMENSIONS: tuple[str, ...] = ("peer_support", "outcome_group", "discharge_reason")
 DIMENSIONS: tuple[str, ...] = STATIC_DIMENSIONS + TIME_DIMENSIONS + UNIT_DIMENSIONS
+#: The age bands of METRICS.md (the warehouse's ``rosc_age_band``), in order; "unknown" for an age under
+#: 18 or missing.
+AGE_BANDS: tuple[str, ...] = (
+    "18-24",
+    "25-29",
+    "30-34",
+    "35-39",
+    "40-44",
+    "45-49",
+    "50-54",
+    "55-64",
+    "65+",
+    "unknown",
+)
+#: The programme-level dimensions: every programme has one value of each (stg_programmes).
+STRUCTURAL_DIMENSIONS: tuple[str, ...] = ("programme", "provider", "area", "setting")
 #: The values of the peer_support dimension.
 PEER_SUPPORT_VALUES: tuple[str, str] = ("with_peer_support", "without_peer_support")
 #: Every value each unit dimension can take, in display order: a mix over one of them always shows all

@@ -65,11 +65,9 @@ from pipelines.stats.perturbation import (
 )
 from pipelines.stats.spc import RULES, SPC_COLUMNS, spc_signal, xmr
 from pipelines.stats.suppression import (
-    DEFAULT_ROUNDING,
     DEFAULT_THRESHOLD,
     apply_suppression,
     primary_suppress,
-    round_to_base,
     suppress_table,
 )
 from pipelines.stats.wilson import Z95, wilson_interval, z_for_level
@@ -77,7 +75,6 @@ from pipelines.stats.wilson import Z95, wilson_interval, z_for_level
 __all__ = [
     "CASE_MIX_COVARIATES",
     "DEFAULT_MIN_EVENTS_PER_PARAMETER",
-    "DEFAULT_ROUNDING",
     "DEFAULT_THRESHOLD",
     "ESTIMATE_COLUMNS",
     "FAILURE_CODES",
@@ -122,7 +119,6 @@ __all__ = [
     "ratio_funnel_curve",
     "ratio_funnel_limits",
     "ratio_funnel_significance",
-    "round_to_base",
     "spc_signal",
     "standardise",
     "standardised_ratio_interval",

@@ -7,8 +7,10 @@ out from the rest. The threshold is a setting; a threshold of 1 or less turns su
 
 The functions return masks and never drop rows: `primary_suppress` marks the small counts,
 `suppress_table` adds the secondary (complementary) suppressions a table with totals needs, and
-`apply_suppression` blanks the marked cells. `round_to_base` rounds the counts that are shown, which
-stops small counts being worked out by differencing two outputs (see its docstring).
+`apply_suppression` blanks the marked cells. Differencing two outputs is stopped by the cell-key
+perturbation of every shown count (`pipelines.stats.perturbation`), applied before these rules, which
+then see only perturbed counts; rounding to 5, which did this job before issue 16, protected one pair
+of views but not many.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ import pandas as pd
 
 DEFAULT_THRESHOLD = 5
 """Counts from 1 to DEFAULT_THRESHOLD − 1 are suppressed."""
-
-DEFAULT_ROUNDING = 5
-"""Shown counts are rounded to a multiple of this."""
 
 
 def _is_small(counts: np.ndarray, threshold: int | None) -> np.ndarray:
@@ -54,24 +53,6 @@ def primary_suppress(
         n = np.asarray(denominators, dtype=float)
         small = small | _is_small(n, threshold) | _is_small(n - x, threshold)
     return np.asarray(small, dtype=bool)
-
-
-def round_to_base(counts: npt.ArrayLike, base: int | None = DEFAULT_ROUNDING) -> np.ndarray:
-    """Round counts to the nearest multiple of ``base`` (halves up); missing values stay missing.
-
-    Suppression alone protects each output on its own, but not two outputs together: the headlines of
-    two views one filter apart (all programmes, all but one) differ by exactly the count the filter
-    removed. With every shown count rounded to base 5, a shown R ≥ 10 only says the count is in
-    R − 2 … R + 2 (a shown 5 says 5 … 7 once 3 and 4 are suppressed, a shown 0 says 0), so the difference
-    of two shown counts is only known to within an interval whose ends are never equal and never both
-    inside 1 … 4 (the ends are ≡ 1 or 3 and ≡ 2 or 4 modulo 5). Rounding to the nearest 5 is the
-    usual companion of small-number suppression in NHS England's published statistics. A ``base`` of
-    None or ≤ 1 returns the counts unchanged (as floats).
-    """
-    values = np.asarray(counts, dtype=float)
-    if base is None or base <= 1:
-        return values.copy()
-    return np.floor(values / base + 0.5) * base
 
 
 @dataclass

@@ -204,13 +204,13 @@ def test_exit_reason_mix_is_perturbed_and_shows_every_category(warehouse) -> Non
     mix = compute_mix(
         warehouse, "exit_reason_mix", "2024-01-01", "2024-06-30", part="outcome_group", by="programme"
     )
-    # Every programme with a discharge gets a row for every outcome group, empty ones included, so an
-    # empty category is never told by a missing row; each count is its discharges perturbed by their keys
-    # (never 1–4), and each total the programme's discharges perturbed by theirs.
+    # Every programme, with a discharge or not (PG3 has none), gets a row for every outcome group, empty
+    # ones included, so an empty category or programme is never told by a missing row; each count is its
+    # discharges perturbed by their keys (never 1–4), and each total the programme's discharges perturbed
+    # by theirs.
     groups = ["successful", "transferred", "incomplete", "died"]
-    assert (
-        mix["programme"].tolist() == ["PG1"] * 4 + ["PG2"] * 4 and mix["outcome_group"].tolist() == groups * 2
-    )
+    assert mix["programme"].tolist() == ["PG1"] * 4 + ["PG2"] * 4 + ["PG3"] * 4
+    assert mix["outcome_group"].tolist() == groups * 3
     discharged = "discharge_date BETWEEN DATE '2024-01-01' AND DATE '2024-06-30' AND programme_id = $p"
     reasons = {
         "successful": "LIKE 'completed%'",

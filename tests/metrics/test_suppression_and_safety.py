@@ -137,7 +137,17 @@ def test_secondary_suppression_is_decided_on_the_perturbed_counts(warehouse) -> 
         by=["programme", "quarter"],
         suppress=False,
     )
-    assert len(counts) == len(frame)
+    # Shared, every programme × every quarter of the period has a row (empty ones as zeros, so a missing
+    # row never tells 0 from a perturbed 1-4); exact, only the cells with records.
+    programmes = sorted(warehouse.sql("SELECT programme_id FROM stg_programmes")["programme_id"])
+    quarters = [f"{y}-Q{q}" for y in (2023, 2024) for q in (1, 2, 3, 4)]
+    assert list(zip(frame["programme"], frame["quarter"], strict=True)) == [
+        (p, q) for p in programmes for q in quarters
+    ]
+    exact_cells = set(zip(counts["programme"], counts["quarter"], strict=True))
+    assert exact_cells <= set(zip(frame["programme"], frame["quarter"], strict=True)) and len(counts) < len(
+        frame
+    )
 
 
 def test_hostile_filter_values_are_parameters(warehouse) -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from pipelines.stats import apply_suppression, primary_suppress, round_to_base, suppress_table
+from pipelines.stats import apply_suppression, primary_suppress, suppress_table
 
 GROUPS_2D = ["programme", "quarter"]
 
@@ -309,35 +309,3 @@ def test_apply_suppression_blanks_never_zeroes() -> None:
     assert df["numerator"].tolist() == [3, 10, 20]  # the input is left alone
     again = apply_suppression(out, np.array([False, True, False]), ["value"])
     assert again["suppressed"].tolist() == [True, True, True]  # never undone
-
-
-# -- rounding ----------------------------------------------------------------------------------------
-
-
-def test_round_to_base_hand_worked() -> None:
-    counts = np.array([0, 1, 2, 3, 4, 5, 7, 8, 12, 13, 1_234, np.nan])
-    expected = np.array([0, 0, 0, 5, 5, 5, 5, 10, 10, 15, 1_235, np.nan])
-    np.testing.assert_array_equal(round_to_base(counts), expected)
-    np.testing.assert_array_equal(round_to_base([14, 15, 16], base=10), [10, 20, 20])  # halves up
-    for off in (None, 0, 1):
-        np.testing.assert_array_equal(round_to_base([3, 8], base=off), [3.0, 8.0])
-
-
-def _consistent(shown: int, threshold: int = 5) -> set[int]:
-    """Every true count a shown (rounded, unsuppressed) count can stand for, by brute force."""
-    return {t for t in range(shown + 5) if round_to_base([t])[0] == shown and not 1 <= t < threshold}
-
-
-def test_two_rounded_counts_never_give_away_the_small_count_between_them() -> None:
-    # The differencing attack: two shown counts A ⊇ B (one filter apart). Brute force over every pair
-    # of shown values up to 200: the true difference A − B could always be 0 or ≥ 5, and even an
-    # attacker who knows the difference is 1–4 is left with at least two values.
-    shown = sorted({int(round_to_base([t])[0]) for t in range(201) if not 1 <= t <= 4})
-    assert shown == list(range(0, 201, 5))
-    for shown_a in shown:
-        for shown_b in shown:
-            differences = {a - b for a in _consistent(shown_a) for b in _consistent(shown_b) if a >= b}
-            if not differences:
-                continue
-            assert differences - {1, 2, 3, 4}, (shown_a, shown_b)
-            assert len(differences & {1, 2, 3, 4}) != 1, (shown_a, shown_b)
