@@ -51,7 +51,7 @@ def test_first_code_cell_finds_or_builds_the_warehouse(path: Path) -> None:
 @pytest.fixture(scope="module")
 def thin_warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An empty warehouse, and one with people and episodes but no contacts or assessments."""
-    from pipelines.contract import TABLE_ORDER
+    from pipelines.contract import REQUIRED_TABLES
     from pipelines.load import load_extracts
 
     sample = NOTEBOOKS_DIR.parent / "data" / "sample"
@@ -61,7 +61,7 @@ def thin_warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
         folder = root / name
         folder.mkdir()
         (folder / "extract.json").write_bytes((sample / "extract.json").read_bytes())
-        for table in TABLE_ORDER:
+        for table in REQUIRED_TABLES:
             text = (sample / f"{table}.csv").read_text()
             (folder / f"{table}.csv").write_text(text if table in kept else text.splitlines()[0] + "\n")
         made[name] = root / f"{name}.duckdb"
