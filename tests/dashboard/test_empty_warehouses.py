@@ -109,6 +109,7 @@ def test_every_chart_and_tile_answers(app) -> None:
                 f"{ids.PROGRAMME_ID}.data": programmes[0]["value"] if programmes else None,
                 f"{ids.RETENTION_KM_BY}.value": "setting",
                 f"{ids.RELAPSE_KM_BY}.value": "setting",
+                f"{ids.RELAPSE_TESTS_KM_BY}.value": "programme",
                 f"{ids.PROGRAMMES_INDICATOR}.value": "retention_12wk",
                 f"{ids.PROGRAMME_TREND_METRIC}.value": "successful_completion",
                 f"{ids.PROGRAMMES_SORT}.value": "name",
