@@ -599,6 +599,7 @@ REVIEWED: dict[str, dict[str, str]] = {
     },
     "pipelines/load.py::_previous_load": {"LOAD_HISTORY_TABLE": "a constant"},
     "pipelines/checks.py::_merge": {"key": "contract primary key"},
+    "pipelines/checks.py::_attach_warehouse": {"table": "contract table name (TABLE_ORDER)"},
     "pipelines/checks.py::validate_extracts": {
         "spec.key": "contract primary key",
         "table": "contract table name",
