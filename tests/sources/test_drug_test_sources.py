@@ -259,3 +259,46 @@ def test_rosc_map_init_places_a_toxicology_file_in_drug_tests(tmp_path: Path) ->
     empty.mkdir()
     summary = init_profile(empty).summary()
     assert "drug_tests: no file matched (optional: fine if the export has none)" in summary
+
+
+def test_drug_tests_get_record_keys_from_the_warehouse_salt(exact, tmp_path: Path) -> None:
+    """Each drug test carries its record key (hash(salt, test_id) mod 256, as people and episodes do),
+    the same after a forced reload of the same extract."""
+    query = (
+        "SELECT count(*), count(record_key), "
+        "count(*) FILTER (WHERE record_key = hash(s.salt::VARCHAR, test_id::VARCHAR) % 256) "
+        "FROM drug_tests, record_key_salt AS s"
+    )
+    db = tmp_path / "keys.duckdb"
+    shutil.copyfile(exact["db"], db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(query).fetchone() == (TESTS, TESTS, TESTS)
+        before = con.execute("SELECT test_id, record_key FROM drug_tests ORDER BY 1").fetchall()
+    load_extracts([exact["contract"]], db, force=True, max_rejected=0)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT test_id, record_key FROM drug_tests ORDER BY 1").fetchall() == before
+        assert len({k for _, k in before}) > 20  # keys differ from test to test
+
+
+def test_the_quarantine_report_quotes_the_toxicology_exports_own_names(exact, tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(exact["contract"], folder)
+    lines = (folder / "drug_tests.csv").read_text(encoding="utf-8").splitlines()
+    lines[0] = "ID,CLIENT,EPISODE,DATE,SAMPLE,DRUG,RESULT"
+    fields = lines[3].split(",")
+    fields[5] = "OPI"  # line 4: the export's own code, which the profile does not map
+    lines[3] = ",".join(fields)
+    (folder / "drug_tests.csv").unlink()
+    (folder / "TOX.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "tox.toml").write_text(
+        '[tables.drug_tests]\nfile = "TOX.csv"\n\n[tables.drug_tests.columns]\n'
+        'test_id = "ID"\nperson_id = "CLIENT"\nepisode_id = "EPISODE"\ntest_date = "DATE"\n'
+        'sample = "SAMPLE"\nsubstance = "DRUG"\nresult = "RESULT"\n',
+        encoding="utf-8",
+    )
+    profile = load_profile(tmp_path / "tox.toml")
+    result = load_extracts([folder], tmp_path / "w.duckdb", max_rejected=1, profile=profile)
+    assert result.rejected["drug_tests"] == 1
+    report = result.report_path.read_text(encoding="utf-8")
+    assert f"drug_tests,{folder / 'TOX.csv'},,4,DRUG,code,OPI," in report
+    assert report.splitlines()[1].endswith(",substance")  # the contract column beside the export's
