@@ -31,11 +31,11 @@ ROOT = HERE.parent
 DUCKDB_ALONE = r"""
 import json, resource, sys, time
 import duckdb
-from pipelines.contract import TABLE_ORDER
+from pipelines.contract import REQUIRED_TABLES
 extract, db = sys.argv[1], sys.argv[2]
 started = time.perf_counter()
 con = duckdb.connect(db)
-for table in TABLE_ORDER:
+for table in REQUIRED_TABLES:
     con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{extract}/{table}.parquet')")
 con.execute("CHECKPOINT")
 con.close()

@@ -33,7 +33,7 @@ import pandas as pd
 from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
 from dashboard.filters import FilterState
 from dashboard.periods import DataSpan, Period, is_whole_months, month_end
-from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
+from pipelines.contract import OPTIONAL_TABLES, SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
 from pipelines.metrics.registry import AGE_BANDS
 from pipelines.stats import xmr
 from pipelines.warehouse import Warehouse, file_identity, open_warehouse
@@ -462,7 +462,8 @@ class DashboardData:
 
     def completeness(self) -> pd.DataFrame:
         """Share of non-missing values in each optional contract column, by table: rows and filled
-        values as `shown_counts`, the share computed from them (missing where either is suppressed)."""
+        values as `shown_counts`, the share computed from them (missing where either is suppressed).
+        An optional table (drug_tests) the warehouse holds no rows of is left out."""
 
         def compute() -> pd.DataFrame:
             rows = []
@@ -474,6 +475,8 @@ class DashboardData:
                     f"SELECT count(*) AS n_rows{', ' + selects if selects else ''} FROM {name}"
                 ).iloc[0]
                 n = int(counts["n_rows"])
+                if n == 0 and name in OPTIONAL_TABLES:
+                    continue  # an optional table this warehouse holds none of: nothing to be complete
                 rows.append({"table": name, "column": "(all rows)", "rows": n, "filled": n, "share": 1.0})
                 for c in optional:
                     filled = int(counts[c])

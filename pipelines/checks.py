@@ -24,9 +24,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.contract import TABLE_ORDER, TABLES, create_table_sql
+from pipelines.contract import OPTIONAL_TABLES, TABLE_ORDER, TABLES, create_table_sql
 from pipelines.progress import Progress
 from pipelines.schemas import (
+    ARROW_TYPES,
     KnownKeys,
     empty_failures,
     overlap_schema,
@@ -73,14 +74,20 @@ def read_extracts(
     as_of: date | None,
     shas: dict[Path, str] | None = None,
 ) -> tuple[Folders, list[str]]:
-    """Read every table of every located extract: ([(extract, files, as_of)], warnings, each once)."""
+    """Read every table of every located extract: ([(extract, files, as_of)], warnings, each once).
+
+    An optional table an extract does not hold has no entry in its files."""
     today = date.today()
     warnings: list[str] = []
     folders: Folders = []
     for extract in extracts:
         files: dict[str, TableFile] = {}
         for table in TABLE_ORDER:
-            ref = extract.sources[table]
+            ref = extract.sources.get(table)
+            if ref is None:  # an optional table this extract does not hold
+                progress.step(f"no {table} in {extract.folder.name}")
+                progress.done()
+                continue
             progress.step(f"reading {ref.label}")
             mapping = extract.profile.for_table(table) if extract.profile else None
             table_options = options
@@ -199,7 +206,9 @@ def validate_extracts(
         parts: list[tuple[int, pa.Table, np.ndarray]] = []
         rejected: list[pa.ChunkedArray] = []
         for source, (extract, files, as_of) in enumerate(folders):
-            tf = files[table]
+            tf = files.get(table)
+            if tf is None:  # an optional table this folder does not hold: it adds no rows
+                continue
             index = pd.Index(tf.lines, copy=False)
             typed, text_failures = to_contract_types(table, tf.data, index, date_format=tf.date_format)
             tf.data = None  # the raw columns are no longer needed
@@ -215,6 +224,8 @@ def validate_extracts(
             parts.append((source, candidates, lines))
             outcomes.append(FileOutcome(extract.folder, tf, tf.rows, failures["line"].unique()))
 
+        if not parts:  # no folder holds this optional table: the load adds none of its rows
+            parts.append((0, _empty_table(table), np.array([], dtype=np.int64)))
         merged, sources, lines = _merge(table, parts, con)
         if table == "episodes" and merged.num_rows:
             merged, sources, lines, overlap = _check_overlap(con, merged, sources, lines)
@@ -243,6 +254,12 @@ def validate_extracts(
         )
     )
     return Validated(failures, outcomes, rejected_keys)
+
+
+def _empty_table(table: str) -> pa.Table:
+    """No rows of `table`, in its contract types."""
+    spec = TABLES[table]
+    return pa.table({c.name: pa.array([], ARROW_TYPES[c.type]) for c in spec.columns})
 
 
 def _check_overlap(con, merged: pa.Table, sources: np.ndarray, lines: np.ndarray):
@@ -472,12 +489,15 @@ def problems_of(validated: Validated, top: int | None = None) -> list[Problem]:
 
 
 def count_tables(validated: Validated) -> dict[str, TableCount]:
-    """Rows read, rejected and rejected through a foreign key, per table, over every folder."""
+    """Rows read, rejected and rejected through a foreign key, per table, over every folder (an optional
+    table only when some folder holds it)."""
     fk = validated.failures[validated.failures["rule"].isin(["foreign_key", "episode_person"])]
     fk_rows = fk[["table", "file", "line"]].drop_duplicates().groupby("table").size()
     counts: dict[str, TableCount] = {}
     for table in TABLE_ORDER:
         outcomes = [o for o in validated.outcomes if o.file.table == table]
+        if not outcomes and table in OPTIONAL_TABLES:
+            continue  # an optional table no folder holds: nothing to count, nothing to show
         counts[table] = TableCount(
             table=table,
             rows=sum(o.rows_read for o in outcomes),
@@ -500,10 +520,32 @@ def report_of(folders: Folders, validated: Validated, warnings: list[str]) -> Ch
 
 def ensure_contract_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the contract tables that `con`'s database lacks (without primary-key indexes)."""
-    existing = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     for table in TABLE_ORDER:
         if table not in existing:
             con.execute(create_table_sql(TABLES[table], primary_key=False))
+
+
+def _attach_warehouse(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Make the warehouse's contract tables readable on `con` (an in-memory database) under their own
+    names, read-only; a table the warehouse lacks (one built before the table existed) is left for
+    `ensure_contract_tables` to create empty, so the warehouse's other rows still count."""
+    con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(path)])
+    held = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'warehouse'"
+        ).fetchall()
+    }
+    for table in TABLE_ORDER:
+        if table in held:
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM warehouse.main.{table}")
 
 
 def check_extracts(
@@ -523,16 +565,10 @@ def check_extracts(
     with Progress(quiet, None, steps, warn_quietly=False) as progress:
         folders, warnings = read_extracts(extracts, options, progress, as_of)
         path = Path(db) if db is not None else None
+        con = duckdb.connect()
         if path is not None and path.exists():
-            con = duckdb.connect(str(path), read_only=True)
-            ensure = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-            if not set(TABLE_ORDER) <= ensure:
-                con.close()
-                con = duckdb.connect()
-                ensure_contract_tables(con)
-        else:
-            con = duckdb.connect()
-            ensure_contract_tables(con)
+            _attach_warehouse(con, path)
+        ensure_contract_tables(con)
         try:
             validated = validate_extracts(con, folders, progress, lambda _table, _rows: None)
         finally:

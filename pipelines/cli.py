@@ -250,6 +250,28 @@ def map_init(folder: Path, out: Path, force: bool) -> None:
     click.echo(f"wrote a starting profile to {out}: edit it, then `rosc check {folder} --mapping {out}`")
 
 
+def _metric_parameter_options(fn):
+    """One option per parameter any metric declares (`--grace-weeks`, `--run-length`, ...), from the
+    registry, so a new parameter needs no change here; each is refused for a metric without it."""
+    from pipelines.metrics.registry import METRICS
+
+    seen: dict[str, list[str]] = {}
+    for metric in METRICS.values():
+        for parameter in metric.parameters:
+            seen.setdefault(parameter.name, []).append(metric.id)
+    for name in sorted(seen, reverse=True):
+        metric_ids = seen[name]
+        first = METRICS[metric_ids[0]].parameter(name)
+        fn = click.option(
+            f"--{name.replace('_', '-')}",
+            name,
+            type=int,
+            default=None,
+            help=f"{first.description} (default {first.default}; for {', '.join(metric_ids)}).",
+        )(fn)
+    return fn
+
+
 @main.command()
 @click.argument("name", required=False)
 @click.option("--list", "list_metrics", is_flag=True, help="List the metrics with a one-line definition.")
@@ -264,9 +286,10 @@ def map_init(folder: Path, out: Path, force: bool) -> None:
 @click.option(
     "--no-suppress",
     is_flag=True,
-    help="Show exact counts, including 1-4 (for analysts with record-level access); otherwise small "
-    "counts are suppressed and the others rounded to the nearest 5.",
+    help="Show exact counts, including 1-4 (for analysts with record-level access); otherwise every "
+    "count is perturbed (cell-key method) and small ones suppressed.",
 )
+@_metric_parameter_options
 def metric(
     name: str | None,
     list_metrics: bool,
@@ -277,19 +300,39 @@ def metric(
     by: str,
     fmt: str,
     no_suppress: bool,
+    **parameter_values: int | None,
 ) -> None:
-    """Print metric NAME for a period, as CSV (default) or JSON."""
-    from pipelines.metrics import available_metrics, compute_metric, describe_metric
+    """Print metric NAME for a period, as CSV (default) or JSON.
+
+    Metrics with parameters of their definition take them as options (relapse_tests, time_to_relapse:
+    --grace-weeks, --run-length, --window-weeks); `--list` shows each metric's with their defaults.
+    """
+    from pipelines.metrics import available_metrics, compute_metric, describe_metric, get_metric
     from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
 
     if list_metrics:
         for metric_id in available_metrics():
-            click.echo(f"{metric_id:<30} {describe_metric(metric_id)['definition']}")
+            described = describe_metric(metric_id)
+            settings = ", ".join(f"{k} {v}" for k, v in described["parameters"].items())
+            extra = f" [parameters: {settings}]" if settings else ""
+            click.echo(f"{metric_id:<30} {described['definition']}{extra}")
         return
     if not name:
         raise click.UsageError("give a metric NAME, or --list to see them")
     if start is None or end is None:
         raise click.UsageError("--from and --to are required")
+    parameters = {k: v for k, v in parameter_values.items() if v is not None}
+    try:
+        declared = {p.name for p in get_metric(name).parameters}
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from None
+    refused = [k for k in parameters if k not in declared]
+    if refused:
+        options = ", ".join(f"--{k.replace('_', '-')}" for k in refused)
+        raise click.UsageError(
+            f"{options}: not a parameter of {name}"
+            + (f" (its parameters: {', '.join(sorted(declared))})" if declared else " (it takes none)")
+        )
     breakdown = [d.strip() for d in by.split(",") if d.strip()]
     try:
         warehouse = open_warehouse(db)
@@ -297,7 +340,14 @@ def metric(
         raise click.ClickException(str(error)) from None
     try:
         table = compute_metric(
-            warehouse, name, start, end, as_of=as_of, by=breakdown, suppress=not no_suppress
+            warehouse,
+            name,
+            start,
+            end,
+            as_of=as_of,
+            by=breakdown,
+            suppress=not no_suppress,
+            parameters=parameters or None,
         )
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None

@@ -1,8 +1,12 @@
-"""The ROSC extract contract, version 1, as data.
+"""The ROSC extract contract, version 2, as data.
 
 One place that says which tables an extract holds, their columns, types, codes and keys
 (`../shared/DATA_CONTRACT.md`). The generator, the pandera schemas, the loader's DDL and the
 metric layer all read it from here, so a code list is written once.
+
+Version 2 adds the optional `drug_tests` table (toxicology, as opioid-treatment programmes and trials
+record it). An extract without it is complete (`REQUIRED_TABLES`); every version-1 extract is a valid
+version-2 extract, and a loader of this version reads both (`READABLE_CONTRACT_VERSIONS`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
+#: The extract.json contract versions this version reads (a version-1 extract is a valid version 2).
+READABLE_CONTRACT_VERSIONS: tuple[int, ...] = (1, 2)
 
 ColumnType = Literal["string", "code", "date", "integer", "boolean"]
 
@@ -38,6 +44,8 @@ class Table:
     columns: tuple[Column, ...]
     grain: str = ""
     date_columns: tuple[str, ...] = field(default=())
+    #: An optional table may be absent from an extract (the extract is then complete without it).
+    optional: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -70,6 +78,18 @@ SUPPORT_TYPES = (
 )
 DELIVERED_BY = ("professional", "peer")
 STAGES = ("start", "review", "exit", "post_exit")
+SAMPLES = ("urine", "oral_fluid", "breath", "blood", "hair", "other")
+TEST_SUBSTANCES = (
+    "opiates", "methadone", "buprenorphine", "fentanyl", "cocaine", "amphetamine", "benzodiazepine",
+    "cannabis", "alcohol", "other",
+)
+TEST_RESULTS = ("positive", "negative", "invalid")
+#: Substances whose positive test is opioid use, and whose valid test makes a week tested, in the
+#: relapse definition of METRICS.md v2 (`relapse_tests`): a methadone or buprenorphine positive is what
+#: a patient on that medication gives, so it is not opioid use.
+OPIOID_TEST_SUBSTANCES = ("opiates", "fentanyl")
+#: Results that are a valid test (an `invalid` sample, e.g. one that failed its temperature check, is not).
+VALID_TEST_RESULTS = ("positive", "negative")
 
 #: Discharge reason → NDTMS outcome group.
 OUTCOME_GROUPS: dict[str, str] = {
@@ -221,11 +241,31 @@ TABLES: dict[str, Table] = {
                 _c("recovery_capital", "integer", required=False, min_value=10, max_value=60),
             ),
         ),
+        Table(
+            "drug_tests",
+            key="test_id",
+            grain="one row per drug test (a substance tested in a sample)",
+            date_columns=("test_date",),
+            optional=True,
+            columns=(
+                _c("test_id", "string"),
+                _c("person_id", "string", references=("people", "person_id")),
+                _c("episode_id", "string", required=False, references=("episodes", "episode_id")),
+                _c("test_date", "date"),
+                _c("sample", "code", codes=SAMPLES),
+                _c("substance", "code", codes=TEST_SUBSTANCES),
+                _c("result", "code", codes=TEST_RESULTS),
+            ),
+        ),
     )
 }
 
 #: Load order: a table comes after every table it references.
-TABLE_ORDER = ("providers", "programmes", "people", "episodes", "contacts", "assessments")
+TABLE_ORDER = ("providers", "programmes", "people", "episodes", "contacts", "assessments", "drug_tests")
+#: Tables an extract may leave out (version 2: drug_tests).
+OPTIONAL_TABLES: frozenset[str] = frozenset(t for t in TABLE_ORDER if TABLES[t].optional)
+#: The tables every extract holds, in load order (version 1's six).
+REQUIRED_TABLES: tuple[str, ...] = tuple(t for t in TABLE_ORDER if t not in OPTIONAL_TABLES)
 
 DUCKDB_TYPES: dict[str, str] = {
     "string": "VARCHAR",

@@ -20,7 +20,13 @@ from importlib import resources
 
 import duckdb
 
-from pipelines.contract import SUBSTANCE_DAYS_COLUMN, TOP_DAYS, outcome_group_sql
+from pipelines.contract import (
+    OPIOID_TEST_SUBSTANCES,
+    SUBSTANCE_DAYS_COLUMN,
+    TOP_DAYS,
+    VALID_TEST_RESULTS,
+    outcome_group_sql,
+)
 
 #: Models in build order: (layer, table name). A model only reads tables above it.
 MODELS: tuple[tuple[str, str], ...] = (
@@ -30,6 +36,8 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("intermediate", "int_assessment_pairs"),
     ("intermediate", "int_unlinked_contacts"),
     ("intermediate", "int_episode_first_peer_contact"),
+    ("intermediate", "int_episode_new_presentation"),
+    ("intermediate", "int_drug_test_weeks"),
     ("marts", "episode_facts"),
     ("marts", "contact_facts"),
     ("marts", "assessment_pair_facts"),
@@ -69,7 +77,14 @@ def contract_placeholders() -> dict[str, str]:
         "outcome_group_case": outcome_group_sql("e.discharge_reason"),
         "substance_days_column_case": _substance_days_column_case(),
         "substance_days_value_case": _substance_days_value_case(),
+        "opioid_test_substances": _sql_list(OPIOID_TEST_SUBSTANCES),
+        "valid_test_results": _sql_list(VALID_TEST_RESULTS),
     }
+
+
+def _sql_list(codes: tuple[str, ...]) -> str:
+    """Contract codes as a SQL list of string literals (codes are snake_case, so need no escaping)."""
+    return ", ".join(f"'{code}'" for code in codes)
 
 
 def render(sql: str, values: dict[str, str]) -> str:

@@ -1,8 +1,9 @@
 """A synthetic ROSC extract that looks like a real local system (England, NDTMS-like).
 
-`generate_extract` writes one file per contract table (`contract.TABLES`) plus `extract.json`. The
-system is a West Yorkshire-like patch of four local authorities with eleven providers of all five
-provider types and 28 programmes in all five settings. People present with one of the four NDTMS
+`generate_extract` writes one file per required contract table (`contract.REQUIRED_TABLES`: the
+optional drug_tests table is not simulated) plus `extract.json`. The system is a West Yorkshire-like
+patch of four local authorities with eleven providers of all five provider types and 28 programmes in
+all five settings. People present with one of the four NDTMS
 substance groups and have one or more treatment journeys over the five years before `as_of`:
 waits with a tail, unplanned exits front-loaded (Weibull hazard with shape < 1), completions after
 3–12 months (longer and rarer for opiate clients), transfers along the care pathway, a few deaths,
@@ -1110,9 +1111,10 @@ def generate_extract(
     fmt: Literal["csv", "parquet"] = "csv",
     progress: Callable | None = None,
 ) -> dict[str, int]:
-    """Write a synthetic extract (contract version 1) for `people` people into `out_dir`.
+    """Write a synthetic extract (contract version 2) for `people` people into `out_dir`.
 
-    One file per table in `fmt` plus `extract.json` (contract version, as_of, generator, seed,
+    One file per required table in `fmt` (the optional drug_tests table is not simulated: the synthetic
+    system records no toxicology) plus `extract.json` (contract version, as_of, generator, seed,
     people). `as_of` defaults to 2026-03-31; no date in the extract is later. `progress`, when
     given, is called as `progress(table, rows_done, rows_total)` while tables are written. Returns
     the row count of each table. The same arguments always give byte-identical files.

@@ -6,7 +6,8 @@
   Excel, in the contract's names or mapped by a profile (`profile=`), with the date pattern and
   encoding the user names (`options=`). Their values are read one way for every format
   (`pipelines.sources.values`).
-- **One load, several folders.** Every folder is a complete extract (all six tables). Their tables
+- **One load, several folders.** Every folder is a complete extract (the six required tables, and
+  the optional drug_tests table where the folder holds it; contract versions 1 and 2). Their tables
   are merged as an upsert by key: a row replaces the warehouse's row with the same key, and a later
   folder's row replaces an earlier folder's. (A row replaced by a later folder counts as loaded.)
 - **as_of.** The `as_of` argument if given, else each folder's `extract.json` as_of, else today. No
@@ -85,7 +86,7 @@ from pipelines.checks import (
     report_of,
     validate_extracts,
 )
-from pipelines.contract import CONTRACT_VERSION, TABLE_ORDER, TABLES
+from pipelines.contract import CONTRACT_VERSION, OPTIONAL_TABLES, TABLE_ORDER, TABLES
 from pipelines.progress import Progress, pause_point
 from pipelines.record_keys import KEY_COLUMN, KEYED_TABLES, ensure_key_columns, ensure_salt, key_expression
 from pipelines.sources import (
@@ -156,6 +157,8 @@ class LoadResult:
     db: Path
     load_id: int | None
     as_of: date | None
+    #: Rows loaded and rejected per table: every required table, and an optional one (drug_tests) only
+    #: when the extract holds it.
     loaded: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     report_path: Path | None = None
@@ -186,6 +189,8 @@ class LoadResult:
         lines = [f"load {self.load_id} into {self.db} (as_of {self.as_of}, {self.seconds:.1f} s)"]
         lines.append(f"  {'table':<12} {'loaded':>12} {'rejected':>10}")
         for table in TABLE_ORDER:
+            if table in OPTIONAL_TABLES and table not in self.loaded:
+                continue  # an optional table this extract does not hold
             lines.append(f"  {table:<12} {self.loaded.get(table, 0):>12,} {self.rejected.get(table, 0):>10,}")
         if self.check is not None:
             lines += self.check.problem_lines(top=5)
@@ -579,8 +584,9 @@ def load_extracts(
                     con.unregister("_quarantine")
 
                 records = _file_records(checked.outcomes)
-                loaded: dict[str, int] = dict.fromkeys(TABLE_ORDER, 0)
-                rejected: dict[str, int] = dict.fromkeys(TABLE_ORDER, 0)
+                # Every required table, and an optional one only when some folder holds it.
+                loaded: dict[str, int] = dict.fromkeys(check_report.counts, 0)
+                rejected: dict[str, int] = dict.fromkeys(check_report.counts, 0)
                 for record in records:
                     loaded[record["table"]] += record["rows_loaded"]
                     rejected[record["table"]] += record["rows_rejected"]

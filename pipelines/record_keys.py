@@ -1,9 +1,9 @@
 """Record keys for cell-key perturbation: fixed at load time, kept in the warehouse.
 
-Every row of people, episodes, contacts and assessments carries ``record_key``, an integer 0–255 that the
-metric layer sums into a cell key (`pipelines.stats.perturbation`). People-based counts use the person's
-key (``people.record_key``, carried as ``person_key`` by the fact tables), every other count the key of
-its own record.
+Every row of people, episodes, contacts, assessments and drug_tests carries ``record_key``, an integer
+0–255 that the metric layer sums into a cell key (`pipelines.stats.perturbation`). People-based counts
+use the person's key (``people.record_key``, carried as ``person_key`` by the fact tables), every other
+count the key of its own record.
 
 A key is a keyed hash of the row's primary key: ``hash(salt, key) mod 256``, computed by DuckDB as the
 loader inserts the row. So a row keeps its key across loads of the same extract (an upsert recomputes
@@ -24,7 +24,7 @@ import duckdb
 from pipelines.contract import TABLES
 
 #: The tables whose rows carry a record key.
-KEYED_TABLES: tuple[str, ...] = ("people", "episodes", "contacts", "assessments")
+KEYED_TABLES: tuple[str, ...] = ("people", "episodes", "contacts", "assessments", "drug_tests")
 KEY_COLUMN = "record_key"
 SALT_TABLE = "record_key_salt"
 SALT_ENV = "ROSC_RECORD_KEY_SALT"

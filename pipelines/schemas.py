@@ -19,7 +19,7 @@ name; the loader stores that name in the quarantine table and the rejected-rows 
 | `date_order` | triage ≥ referral; start ≥ referral, ≥ triage; discharge ≥ start (or referral) |
 | `discharge_reason_presence` | discharge_reason is present exactly when discharge_date is |
 | `foreign_key` | a referenced person/programme/provider/episode exists (in this load or the warehouse) |
-| `episode_person` | a contact's or assessment's episode belongs to the same person |
+| `episode_person` | a contact's, assessment's or drug test's episode belongs to the same person |
 | `overlap` | two episodes of one person in the same programme do not overlap (the later-starting one fails) |
 
 The schemas validate pandas frames backed by Arrow (`pd.ArrowDtype`), indexed by the row's line
@@ -101,6 +101,8 @@ PANDAS_TYPES = {name: pd.ArrowDtype(t) for name, t in ARROW_TYPES.items()}
 FAILURE_COLUMNS = ["line", "column", "rule", "value", "message"]
 
 _BIG_FRAME_ROWS = 200_000
+#: Tables whose optional episode_id must name an episode of the row's own person (rule `episode_person`).
+EPISODE_PERSON_TABLES = ("contacts", "assessments", "drug_tests")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,7 +536,7 @@ def schema_for(table_name: str, as_of: date, known_keys: KnownKeys | None = None
     frame_checks: list[pdr.Check] = []
     if table_name == "episodes":
         frame_checks += _episode_date_checks()
-    if table_name in ("contacts", "assessments") and known_keys is not None:
+    if table_name in EPISODE_PERSON_TABLES and known_keys is not None:
         if known_keys.episode_person is not None:
             frame_checks.append(_episode_person_check(known_keys.episode_person))
     for check in frame_checks:

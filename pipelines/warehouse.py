@@ -130,6 +130,7 @@ class Warehouse:
         filters=None,
         suppress: bool = True,
         threshold: int = DEFAULT_THRESHOLD,
+        parameters=None,
     ):
         """A metric of METRICS.md for [start, end]; see `pipelines.metrics.compute_metric`."""
         from pipelines.metrics.api import compute_metric
@@ -144,6 +145,7 @@ class Warehouse:
             filters=filters,
             suppress=suppress,
             threshold=threshold,
+            parameters=parameters,
         )
 
     def tables(self) -> list[str]:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.contract import OUTCOME_GROUPS, TABLE_ORDER, TABLES
+from pipelines.contract import OUTCOME_GROUPS, REQUIRED_TABLES, TABLES
 from pipelines.generate import generate_extract
 
 PEOPLE = 2000
@@ -42,7 +42,7 @@ def extract(csv_dir: Path) -> dict[str, pd.DataFrame]:
         name: pd.read_csv(
             csv_dir / f"{name}.csv", dtype={"person_id": str}, parse_dates=DATE_COLUMNS.get(name, [])
         )
-        for name in TABLE_ORDER
+        for name in REQUIRED_TABLES
     }
 
 
@@ -52,7 +52,7 @@ def extract(csv_dir: Path) -> dict[str, pd.DataFrame]:
 def test_same_seed_gives_identical_csv_files(csv_dir: Path, tmp_path: Path) -> None:
     counts = generate_extract(tmp_path, people=PEOPLE, seed=SEED, fmt="csv")
     assert _files(tmp_path) == _files(csv_dir)
-    assert set(counts) == set(TABLE_ORDER)
+    assert set(counts) == set(REQUIRED_TABLES)
 
 
 def test_same_seed_gives_identical_parquet_files(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_same_seed_gives_identical_parquet_files(tmp_path: Path) -> None:
     counts = generate_extract(first, people=300, seed=7, fmt="parquet")
     generate_extract(second, people=300, seed=7, fmt="parquet")
     assert _files(first) == _files(second)
-    for name in TABLE_ORDER:
+    for name in REQUIRED_TABLES:
         table = pq.read_table(first / f"{name}.parquet")
         assert table.num_rows == counts[name]
         expected = {
@@ -85,7 +85,7 @@ def test_different_seed_gives_different_files(csv_dir: Path, tmp_path: Path) -> 
 def test_manifest_and_csv_text(csv_dir: Path, extract: dict[str, pd.DataFrame]) -> None:
     manifest = json.loads((csv_dir / "extract.json").read_text())
     assert manifest == {
-        "contract_version": 1,
+        "contract_version": 2,
         "as_of": "2026-03-31",
         "generator": "rosc generate",
         "seed": SEED,
@@ -98,7 +98,7 @@ def test_manifest_and_csv_text(csv_dir: Path, extract: dict[str, pd.DataFrame]) 
     assert '"' not in episodes_text and "True" not in episodes_text
     assessments_text = (csv_dir / "assessments.csv").read_text(encoding="utf-8")
     assert ".0," not in assessments_text and ".0\n" not in assessments_text
-    for name in TABLE_ORDER:
+    for name in REQUIRED_TABLES:
         assert list(extract[name].columns) == TABLES[name].column_names
 
 
@@ -106,7 +106,7 @@ def test_manifest_and_csv_text(csv_dir: Path, extract: dict[str, pd.DataFrame]) 
 
 
 def test_codes_come_from_the_contract_and_all_appear(extract: dict[str, pd.DataFrame]) -> None:
-    for name in TABLE_ORDER:
+    for name in REQUIRED_TABLES:
         for column in TABLES[name].columns:
             if column.codes is None:
                 continue
@@ -116,7 +116,7 @@ def test_codes_come_from_the_contract_and_all_appear(extract: dict[str, pd.DataF
 
 
 def test_keys_references_and_ranges(extract: dict[str, pd.DataFrame]) -> None:
-    for name in TABLE_ORDER:
+    for name in REQUIRED_TABLES:
         table, frame = TABLES[name], extract[name]
         assert frame[table.key].is_unique, name
         for column in table.columns:

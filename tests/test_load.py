@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import load
-from pipelines.contract import TABLE_ORDER, TABLES
+from pipelines.contract import REQUIRED_TABLES, TABLE_ORDER, TABLES
 from pipelines.load import LoadRefused, report_path_for
 from pipelines.sources import ExtractError
 from pipelines.warehouse import open_warehouse
@@ -105,7 +105,7 @@ def to_parquet(csv_folder: Path, folder: Path) -> Path:
         "boolean": pa.bool_(),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    for table in TABLE_ORDER:
+    for table in REQUIRED_TABLES:
         types = {c.name: arrow_types[c.type] for c in TABLES[table].columns}
         data = pacsv.read_csv(
             csv_folder / f"{table}.csv",
@@ -164,12 +164,13 @@ def db(tmp_path: Path) -> Path:
 def test_valid_extract_loads_every_row(extract: Path, db: Path) -> None:
     result = load_extracts([extract], db)
     assert result.loaded == ROWS
-    assert result.rejected == dict.fromkeys(TABLE_ORDER, 0)
+    assert result.rejected == dict.fromkeys(REQUIRED_TABLES, 0)
     assert result.report_path is None and not result.skipped_as_duplicate
     assert result.as_of == date(2025, 3, 31) and result.load_id == 1
     assert quarantine(db) == []
     tables = contract_tables(db)
-    assert {t: len(rows) for t, rows in tables.items()} == ROWS
+    # The extract has no drug_tests (an optional table): the warehouse holds the table, empty.
+    assert {t: len(rows) for t, rows in tables.items()} == {**ROWS, "drug_tests": 0}
     with duckdb.connect(str(db), read_only=True) as con:
         ep2 = con.execute(
             "SELECT start_date, discharge_date, ost FROM episodes WHERE episode_id = 'EP2'"
@@ -180,7 +181,7 @@ def test_valid_extract_loads_every_row(extract: Path, db: Path) -> None:
         ).fetchall()
     assert history[0][:6] == (1, date(2025, 3, 31), sum(ROWS.values()), 0, False, "loaded")
     files = json.loads(history[0][6])
-    assert {f["name"] for f in files} == {f"{t}.csv" for t in TABLE_ORDER}
+    assert {f["name"] for f in files} == {f"{t}.csv" for t in REQUIRED_TABLES}
     assert all(f["rows_read"] == f["rows_loaded"] and f["sha256"] for f in files)
 
 
@@ -321,7 +322,7 @@ def test_a_broken_cell_is_quarantined_with_its_line_column_and_rule(
     rejected_lines = {line for line, _, _ in expected}
     assert result.rejected[table] == len(rejected_lines)
     assert result.loaded[table] == ROWS[table] - len(rejected_lines)
-    for t in TABLE_ORDER:  # every row is loaded or rejected, never both
+    for t in REQUIRED_TABLES:  # every row is loaded or rejected, never both
         assert result.loaded[t] + result.rejected[t] == ROWS[t]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == result.loaded[table]
@@ -373,7 +374,7 @@ def test_a_boundary_birth_year_and_a_ten_digit_non_nhs_id_are_valid(tmp_path: Pa
     for table in ("episodes", "contacts"):
         tables[table] = tables[table].replace("person-0003", "9434765918")
     result = load_extracts([write_extract(tmp_path / "x", tables)], db)
-    assert result.rejected == dict.fromkeys(TABLE_ORDER, 0)
+    assert result.rejected == dict.fromkeys(REQUIRED_TABLES, 0)
 
 
 def test_as_of_argument_overrides_extract_json(extract: Path, db: Path) -> None:
@@ -455,7 +456,7 @@ def _break_files(folder: Path, how: str) -> None:
         (folder / "episodes.csv").unlink()
         (folder / "episodes.parquet").write_bytes(b"this is not parquet")
     elif how == "contract version":
-        (folder / "extract.json").write_text(json.dumps({"as_of": AS_OF, "contract_version": 2}))
+        (folder / "extract.json").write_text(json.dumps({"as_of": AS_OF, "contract_version": 3}))
 
 
 FILE_PROBLEMS = [
@@ -580,7 +581,7 @@ def test_loading_the_same_extract_twice_changes_nothing(extract: Path, db: Path)
 def test_several_folders_are_one_load_and_later_rows_replace_earlier(
     tmp_path: Path, db: Path, extract: Path
 ) -> None:
-    update = {t: VALID[t].splitlines(keepends=True)[0] for t in TABLE_ORDER}
+    update = {t: VALID[t].splitlines(keepends=True)[0] for t in REQUIRED_TABLES}
     update["providers"] += "PRV2,Beta Peers Renamed,third_sector,E08000025,Birmingham\n"
     update["people"] += "person-0004,unknown,2000,mixed,\n"
     update["episodes"] += (
@@ -589,7 +590,7 @@ def test_several_folders_are_one_load_and_later_rows_replace_earlier(
     update["contacts"] += "C9,person-0004,,PRG2,2024-05-01,mutual_aid,peer,true,90\n"
     second = write_extract(tmp_path / "update", update)
     result = load_extracts([extract, second], db)
-    assert result.load_id == 1 and result.rejected == dict.fromkeys(TABLE_ORDER, 0)
+    assert result.load_id == 1 and result.rejected == dict.fromkeys(REQUIRED_TABLES, 0)
     tables = contract_tables(db)
     assert [r[1] for r in tables["providers"]] == ["Alpha Recovery", "Beta Peers Renamed"]
     assert len(tables["people"]) == 4 and len(tables["contacts"]) == 5
@@ -607,7 +608,7 @@ def test_a_child_may_refer_to_a_parent_already_in_the_warehouse(
     tmp_path: Path, db: Path, extract: Path
 ) -> None:
     load_extracts([extract], db)
-    later = {t: VALID[t].splitlines(keepends=True)[0] for t in TABLE_ORDER}
+    later = {t: VALID[t].splitlines(keepends=True)[0] for t in REQUIRED_TABLES}
     later["contacts"] += "C10,person-0003,EP4,PRG2,2024-03-06,peer_support,peer,true,20\n"
     later["contacts"] += "C11,person-0002,EP4,PRG2,2024-03-06,peer_support,peer,true,20\n"
     later["episodes"] += (
@@ -755,7 +756,8 @@ def test_progress_display_when_not_quiet_and_silence_when_quiet(
     result = load_extracts([extract], tmp_path / "shown.duckdb", quiet=False, console=console)
     assert result.loaded == ROWS
     shown = console.file.getvalue()
-    assert "saving" in shown and "21/21" in shown
+    # 7 tables read (drug_tests: absent, a step all the same), 7 checked, 7 written, copy, build, save.
+    assert "saving" in shown and "24/24" in shown
     load_extracts([extract], tmp_path / "quiet.duckdb")
     assert capsys.readouterr() == ("", "")
     assert "providers" in result.summary() and f"{ROWS['contacts']:>10}" in result.summary()

@@ -174,6 +174,53 @@ def test_references_need_known_keys() -> None:
     }
 
 
+def test_drug_test_rules() -> None:
+    def test(test_id: str, **row) -> dict:
+        base = {
+            "test_id": test_id,
+            "person_id": "P1",
+            "episode_id": "E1",
+            "test_date": date(2024, 1, 1),
+            "sample": "urine",
+            "substance": "opiates",
+            "result": "negative",
+        }
+        return {**base, **row}
+
+    frame = typed(
+        "drug_tests",
+        [
+            test("T1"),  # line 2: valid
+            test("T2", episode_id=None, substance="fentanyl", result="positive"),  # line 3: valid, no episode
+            test("T3", substance="heroin"),  # line 4: heroin is a primary substance, not a test code
+            test("T4", sample="sweat", result="unclear"),  # line 5: two codes
+            test("T5", test_date=date(2025, 4, 1)),  # line 6: after as_of
+            test("T6", person_id="P2"),  # line 7: P2's test naming P1's episode E1
+            test("T7", person_id="P9", episode_id="E9"),  # line 8: unknown person and episode
+            test("T1", test_date=None),  # line 9: a repeated key, and no date
+        ],
+    )
+    assert failures(frame, schemas.schema_for("drug_tests", AS_OF)) == {
+        (4, "substance", "code"),
+        (5, "sample", "code"),
+        (5, "result", "code"),
+        (6, "test_date", "after_as_of"),
+        (2, "test_id", "unique"),
+        (9, "test_id", "unique"),
+        (9, "test_date", "required"),
+    }
+    known = schemas.KnownKeys(
+        keys={"people": pa.array(["P1", "P2"]), "episodes": pa.array(["E1"])},
+        episode_person=pa.table({"episode_id": ["E1"], "person_id": ["P1"]}),
+    )
+    with_references = failures(frame, schemas.schema_for("drug_tests", AS_OF, known))
+    assert with_references - failures(frame, schemas.schema_for("drug_tests", AS_OF)) == {
+        (7, "episode_id", "episode_person"),
+        (8, "person_id", "foreign_key"),
+        (8, "episode_id", "foreign_key"),
+    }
+
+
 def _spans(rows: list[tuple]) -> pd.DataFrame:
     return typed(
         "episodes",

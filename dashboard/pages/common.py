@@ -27,7 +27,8 @@ def missing_notice(data: DashboardData, needs: dict[str, str]) -> dbc.Alert | No
     if not missing:
         return None
     sentences = [
-        f"This warehouse holds no {table}, so {what} has nothing to show." for table, what in missing
+        f"This warehouse holds no {table.replace('_', ' ')}, so {what} has nothing to show."
+        for table, what in missing
     ]
     return dbc.Alert(
         [

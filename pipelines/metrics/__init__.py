@@ -3,7 +3,9 @@
 Entry points: `compute_metric` (a metric for a period, broken down and filtered, with intervals and
 disclosure control), `metric_series` (month by month, for XmR charts), `compute_mix` (a count metric's
 distribution over a category, e.g. how episodes ended), `available_metrics` and `describe_metric`.
-``Warehouse.metric(...)`` is `compute_metric` on an open warehouse.
+``Warehouse.metric(...)`` is `compute_metric` on an open warehouse. A metric with parameters of its
+definition (relapse_tests, time_to_relapse: grace_weeks, run_length, window_weeks) takes them as
+``parameters={"grace_weeks": 2}``, checked by `resolve_parameters` against what the metric declares.
 """
 
 from pipelines.metrics.api import (
@@ -22,13 +24,22 @@ from pipelines.metrics.api import (
     missing_tables,
     warehouse_contents,
 )
-from pipelines.metrics.registry import DIMENSIONS, METRICS, PEER_SUPPORT_VALUES, Metric, get_metric
+from pipelines.metrics.registry import (
+    DIMENSIONS,
+    METRICS,
+    PEER_SUPPORT_VALUES,
+    Metric,
+    MetricParameter,
+    get_metric,
+    resolve_parameters,
+)
 
 __all__ = [
     "CONVENTIONS",
     "DIMENSIONS",
     "METRICS",
     "Metric",
+    "MetricParameter",
     "PEER_SUPPORT_VALUES",
     "available_metrics",
     "compute_metric",
@@ -43,5 +54,6 @@ __all__ = [
     "metric_series",
     "metric_sql",
     "missing_tables",
+    "resolve_parameters",
     "warehouse_contents",
 ]

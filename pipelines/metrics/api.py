@@ -30,6 +30,7 @@ from pipelines.metrics.registry import (
     UNIT_DIMENSION_VALUES,
     Metric,
     get_metric,
+    resolve_parameters,
 )
 from pipelines.record_keys import read_salt
 from pipelines.stats import (
@@ -123,6 +124,19 @@ CONVENTIONS = """\
   without-peer-support group holds more early exits. Exposure is not assigned at random either
   (programme, setting, substance, severity, motivation): these are observational associations, not
   effects of peer support.
+- relapse_tests and time_to_relapse (METRICS.md v2, after the X:BOT trial) count weeks from
+  referral_date (week k = days 7(k−1) … 7k−1) over the person's drug tests by date, whatever episode a
+  test names, so a never-started episode is followed too (intention to treat). Opioid tests are of
+  opiates or fentanyl; a methadone or buprenorphine result, positive or negative, is not an opioid test,
+  so a week whose only valid tests are of those has no valid opioid test and is a use week. An invalid
+  sample is no test. The grace weeks (3), run length (4) and window (24 weeks) are parameters; the
+  relapse_tests cohort needs 7 × window_weeks days of follow-up by as_of. time_to_relapse follows every
+  episode referred in the period but counts only weeks complete by as_of (a run must lie wholly within
+  them), and censors at day 7 × window_weeks or at as_of. month/quarter: of referral_date.
+- new_presentations counts people, in any programme the filters allow, with an episode starting in the
+  period and no episode (of any programme) open on the day before: started by then and not discharged
+  before it (an episode discharged on that day was still open, as in_treatment counts its discharge
+  day, so a transfer is not a new presentation). month/quarter: of the person's first such start.
 - exit_reason_mix counts discharges in the period; its unit dimensions outcome_group and
   discharge_reason give the mix of how episodes ended. `compute_mix` returns each category's count with
   its cell's total (the metric broken down without the category) and its share of it; counts and totals
@@ -257,6 +271,7 @@ def compute_metric(
     suppress: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
     keys: bool = False,
+    parameters: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
 
@@ -291,11 +306,18 @@ def compute_metric(
 
     The frame's ``attrs`` carry its context: ``metric``, ``start``, ``end``, ``as_of`` (dates), ``by``
     (list), ``filters`` ({dimension: [values]}), ``suppressed_threshold`` (the threshold, or None
-    without suppression) and ``disclosure`` ("perturbation", or None for exact counts).
+    without suppression), ``disclosure`` ("perturbation", or None for exact counts) and ``parameters``
+    (the values of the metric's parameters used, defaults included; {} for a metric without any).
+
+    ``parameters`` sets parameters of the metric's definition (relapse_tests and time_to_relapse:
+    ``grace_weeks``, ``run_length``, ``window_weeks``; `describe_metric` lists each metric's with their
+    defaults). A name the metric does not declare, or a value out of its bounds, is a ValueError; the
+    values reach DuckDB only as query parameters.
     """
     if keys and suppress:
         raise ValueError("keys=True is for exact results: pass suppress=False as well")
     metric = get_metric(name)
+    settings = resolve_parameters(metric, parameters)
     cursor = _cursor(source)
     start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
     as_of_date = extract_as_of(source) if as_of is None else _as_date(as_of, "as_of")
@@ -309,6 +331,7 @@ def compute_metric(
         "period_end": end_date,
         "as_of": as_of_date,
         "z": Z95,
+        **settings,
         **{f"filter_{d}": v for d, v in allowed.items()},
     }
     counts = cursor.execute(query.sql, query.parameters(values)).df()
@@ -326,6 +349,7 @@ def compute_metric(
         allowed,
         threshold if suppress else None,
         _disclosure_of(suppress),
+        settings,
     )
     return result
 
@@ -515,9 +539,11 @@ def result_context(
     filters: Mapping[str, list[str]],
     threshold: int | None,
     disclosure: str | None = None,
+    parameters: Mapping[str, int] | None = None,
 ) -> dict[str, object]:
-    """The ``attrs`` of a metric result: what was asked, as at when, the suppression threshold and the
-    disclosure control applied ("perturbation", or None for exact counts)."""
+    """The ``attrs`` of a metric result: what was asked, as at when, the suppression threshold, the
+    disclosure control applied ("perturbation", or None for exact counts) and the values of the metric's
+    parameters."""
     return {
         "metric": name,
         "start": start,
@@ -527,6 +553,7 @@ def result_context(
         "filters": {dimension: list(values) for dimension, values in filters.items()},
         "suppressed_threshold": threshold,
         "disclosure": disclosure,
+        "parameters": dict(parameters or {}),
     }
 
 
@@ -830,6 +857,7 @@ def _person_series(
     filters: Mapping[str, object] | None,
     suppress: bool,
     threshold: int,
+    parameters: Mapping[str, int],
 ) -> pd.DataFrame:
     """A people-based metric for each month of ``windows`` as its own period, from one query.
 
@@ -846,6 +874,7 @@ def _person_series(
         "series_ends": [last for _, last in windows],
         "as_of": as_of,
         "z": Z95,
+        **parameters,
         **{f"filter_{d}": v for d, v in allowed.items()},
     }
     counts = cursor.execute(query.sql, query.parameters(values)).df()
@@ -887,6 +916,7 @@ def metric_series(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
+    parameters: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """The metric month by month over [start, end], for XmR charts: a ``month`` column ('YYYY-MM') first.
 
@@ -897,9 +927,11 @@ def metric_series(
     to each month's table on its own, exactly as `compute_metric` month by month would; for
     ``completion_no_representation`` only months with 182 days of follow-up by as_of are returned.
     Without a further breakdown, months with no records appear with zero counts. Survival metrics have
-    no series. ``attrs`` as for `compute_metric`, with ``by`` starting with "month".
+    no series. ``attrs`` as for `compute_metric`, with ``by`` starting with "month"; ``parameters`` as
+    for `compute_metric`.
     """
     metric = get_metric(name)
+    settings = resolve_parameters(metric, parameters)
     if metric.kind == "survival":
         raise ValueError(f"{name} is a time-to-event metric; it has no monthly series")
     cursor = _cursor(source)
@@ -908,7 +940,9 @@ def metric_series(
     by_columns = [c for c in validate_breakdown(by) if c not in ("month", "quarter")]
     if len(by_columns) != len(validate_breakdown(by)):
         raise ValueError("a monthly series cannot also be broken down by month or quarter")
-    options = dict(as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold)
+    options = dict(
+        as_of=as_of_date, filters=filters, suppress=suppress, threshold=threshold, parameters=settings
+    )
     windows = _month_windows(start_date, end_date)
 
     if metric.grain == "person":
@@ -917,7 +951,9 @@ def metric_series(
             windows = [(first, last) for first, last in windows if last + follow_up <= as_of_date]
         if not windows:
             return pd.DataFrame(columns=["month", *by_columns, *RESULT_COLUMNS])
-        series = _person_series(cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold)
+        series = _person_series(
+            cursor, metric, windows, as_of_date, by_columns, filters, suppress, threshold, settings
+        )
     else:
         check_period(metric, start_date, end_date, as_of_date)
         series = compute_metric(cursor, name, start_date, end_date, by=["month", *by_columns], **options)
@@ -947,6 +983,7 @@ def metric_series(
         validate_filters(filters),
         threshold if suppress else None,
         _disclosure_of(suppress),
+        settings,
     )
     return series
 

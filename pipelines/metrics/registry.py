@@ -4,10 +4,16 @@ A metric is data: an id, a label, a kind, an improvement direction, a one-line d
 plus the SQL template (``pipelines/sql/metrics/<template>.sql``) that defines its units of count. The
 SQL is written once per metric and parameterised by period, as_of, breakdown and filters
 (`pipelines.metrics.query`).
+
+A metric may also declare parameters of its definition (`MetricParameter`: relapse_tests' grace weeks,
+run length and window), each an integer with a default and bounds. `resolve_parameters` checks what a
+caller gives against the declaration and fills in the defaults; the values reach the SQL only as DuckDB
+parameters (``$grace_weeks``), never in its text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -66,6 +72,31 @@ UNIT_DIMENSION_VALUES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class MetricParameter:
+    """A parameter of a metric's definition: an integer with a default (METRICS.md's value) and bounds."""
+
+    name: str
+    default: int
+    minimum: int
+    maximum: int
+    description: str
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "default": self.default,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "description": self.description,
+        }
+
+
+#: SQL parameter names the metric layer itself uses; a metric parameter may not take one of them.
+RESERVED_PARAMETER_NAMES = frozenset(
+    {"period_start", "period_end", "as_of", "z", "series_starts", "series_ends"}
+)
+
+
+@dataclass(frozen=True)
 class Metric:
     """One metric of METRICS.md."""
 
@@ -88,6 +119,10 @@ class Metric:
     needs_follow_up_days: int = 0
     #: The `UNIT_DIMENSIONS` this metric's units carry as columns (its SQL template selects them).
     unit_dimensions: tuple[str, ...] = ()
+    #: Parameters of the definition, with METRICS.md's values as defaults (`resolve_parameters`).
+    parameters: tuple[MetricParameter, ...] = ()
+    #: A check across the parameters' values: a message saying what is wrong, or None.
+    parameter_check: Callable[[Mapping[str, int]], str | None] | None = None
 
     @property
     def sql_template(self) -> str:
@@ -104,7 +139,14 @@ class Metric:
             "grain": self.grain,
             "statistic": self.statistic,
             "extra_dimensions": list(self.unit_dimensions),
+            "parameters": {p.name: p.default for p in self.parameters},
         }
+
+    def parameter(self, name: str) -> MetricParameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
 
 
 def _proportion(id_: str, label: str, improvement: Improvement, definition: str, grain, **kw) -> Metric:
@@ -126,6 +168,38 @@ def _change(id_: str, measure: str, label: str, unit: str) -> Metric:
         statistic="mean",
         sum_columns=(),
     )
+
+
+def _relapse_run_fits(values: Mapping[str, int]) -> str | None:
+    """A run must fit between the grace period and the end of the window."""
+    grace, run, window = values["grace_weeks"], values["run_length"], values["window_weeks"]
+    if grace + run > window:
+        return (
+            f"a run of {run} week(s) cannot fit in weeks {grace + 1}–{window} "
+            f"(grace_weeks + run_length must be ≤ window_weeks; got {grace} + {run} > {window})"
+        )
+    return None
+
+
+#: The relapse definition's parameters (METRICS.md v2, after the X:BOT trial: Lee et al., Lancet 2018).
+RELAPSE_PARAMETERS: tuple[MetricParameter, ...] = (
+    MetricParameter(
+        "grace_weeks",
+        3,
+        0,
+        260,
+        "weeks from referral in which use does not count (the induction grace period); a run starts "
+        "in week grace_weeks + 1 or later",
+    ),
+    MetricParameter("run_length", 4, 1, 260, "consecutive use weeks that make a relapse"),
+    MetricParameter(
+        "window_weeks",
+        24,
+        1,
+        260,
+        "the last week a run may reach; relapse_tests' cohort needs 7 × window_weeks days of follow-up",
+    ),
+)
 
 
 METRICS: dict[str, Metric] = {
@@ -279,6 +353,46 @@ METRICS: dict[str, Metric] = {
             sum_columns=(),
             unit_dimensions=("peer_support",),
         ),
+        _proportion(
+            "relapse_tests",
+            "Relapse from drug tests (trial definition)",
+            "down",
+            "Episodes referred in the period with 7 × window_weeks (168) days of follow-up by as_of, never-"
+            "started ones included (intention to treat), with run_length (4) consecutive use weeks within "
+            "weeks grace_weeks + 1 … window_weeks (4–24) counted from referral; a use week has an "
+            "opioid-positive test (opiates or fentanyl) or no valid opioid test (a missed test counts as "
+            "use; a methadone or buprenorphine positive is not opioid use).",
+            "episode",
+            parameters=RELAPSE_PARAMETERS,
+            parameter_check=_relapse_run_fits,
+        ),
+        Metric(
+            "time_to_relapse",
+            "Time to relapse from drug tests",
+            "survival",
+            "up",
+            "Kaplan–Meier of the day (from referral) the first relapse run of relapse_tests begins, for "
+            "episodes referred in the period; censored at day 7 × window_weeks (168) or at as_of (only "
+            "weeks complete by as_of count).",
+            "days",
+            "episode",
+            statistic="kaplan_meier",
+            sum_columns=(),
+            parameters=RELAPSE_PARAMETERS,
+            parameter_check=_relapse_run_fits,
+        ),
+        Metric(
+            "new_presentations",
+            "New presentations",
+            "count",
+            None,
+            "Distinct people with an episode starting in the period who had no episode open (started and "
+            "not yet discharged) on the day before that start.",
+            "people",
+            "person",
+            statistic="count",
+            sum_columns=("numerator",),
+        ),
         Metric(
             "exit_reason_mix",
             "Discharges by outcome",
@@ -302,3 +416,47 @@ def get_metric(name: str) -> Metric:
         return METRICS[name]
     except KeyError:
         raise KeyError(f"unknown metric {name!r}; available: {', '.join(METRICS)}") from None
+
+
+def resolve_parameters(metric: Metric, given: Mapping[str, object] | None = None) -> dict[str, int]:
+    """Every parameter `metric` declares, with the value `given` names (else its default), checked.
+
+    ValueError for a parameter the metric does not declare (a metric without parameters takes none), a
+    value that is not a whole number, one outside its bounds, or values that do not fit together.
+    """
+    given = dict(given or {})
+    declared = {p.name: p for p in metric.parameters}
+    unknown = [name for name in given if name not in declared]
+    if unknown:
+        if not declared:
+            raise ValueError(f"{metric.id} takes no parameters (given: {', '.join(map(str, unknown))})")
+        raise ValueError(
+            f"{metric.id} has no parameter {', '.join(map(repr, unknown))}; its parameters are "
+            f"{', '.join(declared)}"
+        )
+    values: dict[str, int] = {}
+    for name, parameter in declared.items():
+        value = given.get(name, parameter.default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ValueError(f"{metric.id}: {name} must be a whole number, not {value!r}")
+        if not parameter.minimum <= value <= parameter.maximum:
+            raise ValueError(
+                f"{metric.id}: {name} must be from {parameter.minimum} to {parameter.maximum}, not {value}"
+            )
+        values[name] = value
+    if metric.parameter_check is not None and (problem := metric.parameter_check(values)):
+        raise ValueError(f"{metric.id}: {problem}")
+    return values
+
+
+def _check_registry() -> None:
+    for metric in METRICS.values():
+        for parameter in metric.parameters:
+            if parameter.name in RESERVED_PARAMETER_NAMES or parameter.name.startswith("filter_"):
+                raise ValueError(f"{metric.id}: parameter name {parameter.name!r} is reserved")
+
+
+_check_registry()

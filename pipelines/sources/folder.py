@@ -6,8 +6,11 @@ An extract is a folder. Each contract table is, in this order of looking:
   the table, or its only sheet;
 - a sheet named exactly after the table in another workbook of the folder (one workbook may hold
   every table, a sheet each).
-A table found in two places, or in none, stops the load with a message naming both places or what was
-looked for. `extract.json` (`{"as_of": "YYYY-MM-DD", "contract_version": 1}`) is optional.
+A table found in two places stops the load with a message naming both places; a required table found
+nowhere stops it with a message saying what was looked for. An optional table (`drug_tests`, contract
+version 2) found nowhere is simply absent: the extract is complete without it, and the loader loads no
+rows of it. `extract.json` (`{"as_of": "YYYY-MM-DD", "contract_version": 2}`) is optional; versions 1
+and 2 are read (every version-1 extract is a valid version 2).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.contract import CONTRACT_VERSION, TABLE_ORDER
+from pipelines.contract import OPTIONAL_TABLES, READABLE_CONTRACT_VERSIONS, TABLE_ORDER
 from pipelines.sources.base import ExtractError, SourceRef
 from pipelines.sources.excel_file import EXCEL_SUFFIXES, sheet_names
 from pipelines.sources.mapping import MappingProfile
@@ -25,7 +28,7 @@ from pipelines.sources.mapping import MappingProfile
 MANIFEST = "extract.json"
 FILE_SUFFIXES = (".csv", ".parquet", *EXCEL_SUFFIXES)
 #: Contract versions a loader of this version reads (every version-1 extract is a valid version 2).
-READABLE_VERSIONS = tuple(range(1, CONTRACT_VERSION + 1))
+READABLE_VERSIONS = READABLE_CONTRACT_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class Manifest:
 
 @dataclass
 class ExtractFolder:
-    """A located extract: its folder, manifest and where each table is (not read yet)."""
+    """A located extract: its folder, manifest and where each table is (not read yet). `sources` has
+    every required table, and an optional one only when the folder holds it."""
 
     folder: Path
     manifest: Manifest
@@ -63,7 +67,7 @@ def read_manifest(folder: Path) -> tuple[Manifest, Path | None]:
     if not isinstance(content, dict):
         raise ExtractError("extract.json must hold a JSON object", file=path)
     version = content.get("contract_version")
-    if version is not None and version not in READABLE_VERSIONS:
+    if version is not None and (isinstance(version, bool) or version not in READABLE_VERSIONS):
         raise ExtractError(
             f"contract_version {version!r} is not supported (this loader reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))})",
@@ -150,6 +154,8 @@ def locate_extract(folder: str | Path, profile: MappingProfile | None = None) ->
             if p.is_file()
         ]
         found += [SourceRef(book, table) for book, names in sheets.items() if table in names]
+        if not found and table in OPTIONAL_TABLES:
+            continue  # an optional table the extract does not hold
         if not found:
             near = [
                 f"{book.name} sheet {n!r}"

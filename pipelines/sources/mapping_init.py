@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.contract import TABLE_ORDER, TABLES
+from pipelines.contract import OPTIONAL_TABLES, TABLE_ORDER, TABLES
 from pipelines.sources.base import ExtractError, SourceRef
 from pipelines.sources.csv_file import CsvSource
 from pipelines.sources.excel_file import EXCEL_SUFFIXES, ExcelSource, sheet_names
@@ -40,6 +40,7 @@ TABLE_WORDS: dict[str, tuple[str, ...]] = {
     "episodes": ("episode", "journey", "referral"),
     "contacts": ("contact", "intervention", "appointment", "session", "attendance"),
     "assessments": ("assessment", "outcome", "top", "barc"),
+    "drug_tests": ("drugtest", "toxicology", "tox", "urinescreen", "uds", "drugscreen"),
 }
 _SHOWN_VALUES = 40
 
@@ -72,7 +73,8 @@ class Proposal:
         lines = [f"starting profile for {self.folder}:"]
         for p in self.tables.values():
             if p.source is None:
-                lines.append(f"  {p.table}: no file matched")
+                optional = " (optional: fine if the export has none)" if p.table in OPTIONAL_TABLES else ""
+                lines.append(f"  {p.table}: no file matched{optional}")
                 continue
             required = [c.name for c in TABLES[p.table].columns if c.required]
             missing_required = [c for c in p.unmatched_contract if c in required]
@@ -213,7 +215,8 @@ def _render(folder: Path, proposals: dict[str, TableProposal], unplaced: list[st
         p = proposals[table]
         out.append("")
         if p.source is None:
-            out += [f"# [tables.{table}]  no file matched: name it here", '# file = "..."']
+            optional = " (optional: leave it out if the export has none)" if table in OPTIONAL_TABLES else ""
+            out += [f"# [tables.{table}]  no file matched: name it here{optional}", '# file = "..."']
             continue
         out.append(f"[tables.{table}]")
         out.append(f"file = {_toml_text(p.source.path.name)}")

@@ -30,7 +30,7 @@ def parquet(data: pa.Table) -> bytes:
 def typed(table: str, text: str) -> pa.Table:
     """A CSV text as the typed Arrow table a Parquet extract would hold."""
     types = {"referral_date": pa.date32(), "triage_date": pa.date32(), "start_date": pa.date32()}
-    types |= {"discharge_date": pa.date32(), "ost": pa.bool_()}
+    types |= {"discharge_date": pa.date32(), "ost": pa.bool_(), "test_date": pa.date32()}
     return pacsv.read_csv(
         io.BytesIO(text.encode()),
         convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
@@ -52,6 +52,14 @@ episodes = base("episodes") + (
     "EP5,person-0002,PRG2,2024-05-01,self,,2024-04-30,,,alcohol,alcohol,never,false\n"
 )
 
+drug_tests = (
+    "test_id,person_id,episode_id,test_date,sample,substance,result\n"
+    "T1,person-0001,EP1,2024-01-17,urine,opiates,negative\n"
+    "T2,person-0001,EP1,2024-01-17,urine,methadone,positive\n"
+    "T3,person-0003,,2024-03-10,oral_fluid,cocaine,positive\n"
+)
+drug_tests_bad = drug_tests + "T4,person-0002,EP2,2024-02-10,urine,Opiates,positive\n"
+
 CASES: dict[str, dict[str, bytes]] = {
     "encoding-cp1252": {
         "providers.csv": providers.replace("Beta Peers", "Beta \u2019Peers").encode("cp1252")
@@ -68,6 +76,11 @@ CASES: dict[str, dict[str, bytes]] = {
     "parquet-nested-column": {"providers.parquet": parquet(nested)},
     "parquet-binary-not-utf8": {"providers.parquet": parquet(binary)},
     "parquet-bad-row": {"episodes.parquet": parquet(typed("episodes", episodes))},
+    "drug-tests-parquet-bad-row": {"drug_tests.parquet": parquet(typed("drug_tests", drug_tests_bad))},
+    "drug-tests-csv-and-parquet": {
+        "drug_tests.csv": drug_tests.encode(),
+        "drug_tests.parquet": parquet(typed("drug_tests", drug_tests)),
+    },
 }
 
 if __name__ == "__main__":

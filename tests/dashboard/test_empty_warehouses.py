@@ -17,7 +17,7 @@ from dashboard.callback_requests import callback_body, find_callback
 from dashboard.filters import default_state, encode_query
 from dashboard.pages import NAV_PAGES
 from pipelines.cli import main
-from pipelines.contract import TABLE_ORDER
+from pipelines.contract import REQUIRED_TABLES
 from pipelines.load import load_extracts
 from pipelines.metrics import available_metrics, compute_metric
 from pipelines.stats import possible_true_counts
@@ -30,7 +30,7 @@ def _headers_only(folder: Path, keep: dict[str, int] | None = None) -> Path:
     """The sample extract with each table cut to its first `keep[table]` rows (0: the header only)."""
     folder.mkdir(parents=True)
     shutil.copyfile(SAMPLE / "extract.json", folder / "extract.json")
-    for table in TABLE_ORDER:
+    for table in REQUIRED_TABLES:
         lines = (SAMPLE / f"{table}.csv").read_text().splitlines()
         rows = (keep or {}).get(table, 0)
         (folder / f"{table}.csv").write_text("\n".join(lines[: 1 + rows]) + "\n")
@@ -109,6 +109,7 @@ def test_every_chart_and_tile_answers(app) -> None:
                 f"{ids.PROGRAMME_ID}.data": programmes[0]["value"] if programmes else None,
                 f"{ids.RETENTION_KM_BY}.value": "setting",
                 f"{ids.RELAPSE_KM_BY}.value": "setting",
+                f"{ids.RELAPSE_TESTS_KM_BY}.value": "programme",
                 f"{ids.PROGRAMMES_INDICATOR}.value": "retention_12wk",
                 f"{ids.PROGRAMME_TREND_METRIC}.value": "successful_completion",
                 f"{ids.PROGRAMMES_SORT}.value": "name",

@@ -43,6 +43,7 @@ def params_for(data: DashboardData, chart_name: str) -> dict:
         ids.PROGRAMME_ID: first_programme,
         ids.RETENTION_KM_BY: "setting",
         ids.RELAPSE_KM_BY: "all",
+        ids.RELAPSE_TESTS_KM_BY: "programme",
         ids.PROGRAMMES_INDICATOR: "retention_12wk",
         ids.PROGRAMME_TREND_METRIC: "retention_12wk",
     }

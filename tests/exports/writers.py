@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.contract import TABLE_ORDER, TABLES
+from pipelines.contract import OPTIONAL_TABLES, TABLE_ORDER, TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 NDTMS_PROFILE = ROOT / "data" / "examples" / "ndtms.toml"
@@ -39,10 +39,16 @@ EXAMPLE_SEED = 20261201
 ACCENTED_NAMES = {0: "Café Recovery Hub", 1: "£1 Breakfast Club Recovery Community"}
 
 
+def tables_in(folder: Path) -> list[str]:
+    """The contract tables a contract-exact CSV extract holds: every required one, and an optional one
+    (drug_tests) when its file is there."""
+    return [t for t in TABLE_ORDER if t not in OPTIONAL_TABLES or (folder / f"{t}.csv").exists()]
+
+
 def contract_frames(folder: Path) -> dict[str, pd.DataFrame]:
     """Every table of a contract-exact CSV extract, as text (None for an empty field)."""
     frames = {}
-    for table in TABLE_ORDER:
+    for table in tables_in(folder):
         frame = pd.read_csv(folder / f"{table}.csv", dtype=str, keep_default_na=False)
         frames[table] = frame.astype(object).where(frame != "", None)
     return frames
@@ -65,7 +71,7 @@ def _as_of(folder: Path) -> str:
 def write_pandas_defaults(folder: Path, out: Path, fmt: str) -> Path:
     """The extract read with pandas' defaults and written back with them (`to_csv()`, `to_parquet()`)."""
     out.mkdir(parents=True, exist_ok=True)
-    for table in TABLE_ORDER:
+    for table in tables_in(folder):
         frame = pd.read_csv(folder / f"{table}.csv")
         for column in TABLES[table].date_columns:
             frame[column] = pd.to_datetime(frame[column])

@@ -158,6 +158,27 @@ def assessment(assessment_id: str, episode_id: str, person_id: str, when: date, 
     return row
 
 
+def drug_test(
+    test_id: str,
+    person_id: str,
+    when: date,
+    *,
+    substance: str = "opiates",
+    result: str = "negative",
+    episode_id: str | None = None,
+    sample: str = "urine",
+) -> dict:
+    return {
+        "test_id": test_id,
+        "person_id": person_id,
+        "episode_id": episode_id,
+        "test_date": when,
+        "sample": sample,
+        "substance": substance,
+        "result": result,
+    }
+
+
 def _people_for(rows: Iterable[dict], people: dict[str, dict]) -> list[dict]:
     ids = dict.fromkeys(r["person_id"] for r in rows)
     out = []
@@ -180,16 +201,18 @@ def build(
     episodes: list[dict] = (),
     contacts: list[dict] = (),
     assessments: list[dict] = (),
+    drug_tests: list[dict] = (),
     people: dict[str, dict] | None = None,
 ) -> Path:
     """Write a warehouse file holding these rows and its derived tables."""
     tables = {
         "providers": PROVIDERS,
         "programmes": PROGRAMMES,
-        "people": _people_for([*episodes, *contacts, *assessments], people or {}),
+        "people": _people_for([*episodes, *contacts, *assessments, *drug_tests], people or {}),
         "episodes": list(episodes),
         "contacts": list(contacts),
         "assessments": list(assessments),
+        "drug_tests": list(drug_tests),
     }
     con = duckdb.connect(str(path))
     try:

@@ -200,6 +200,7 @@ def test_results_carry_their_context(warehouse) -> None:
         "filters": {"programme": ["PG1"]},
         "suppressed_threshold": 5,
         "disclosure": "perturbation",
+        "parameters": {},
     }
     frame = compute_metric(warehouse, "time_in_treatment", FROM, TO, suppress=False)
     assert frame.attrs["metric"] == "time_in_treatment"

@@ -259,6 +259,9 @@ def test_registry_covers_metrics_md() -> None:
         "recovery_capital_change",
         "time_in_treatment",
         "time_to_representation",
+        "relapse_tests",
+        "time_to_relapse",
+        "new_presentations",
         "exit_reason_mix",
     }
     assert set(available_metrics()) == expected
@@ -267,6 +270,11 @@ def test_registry_covers_metrics_md() -> None:
     assert improvements["representation_6m"] == "down" and improvements["deaths_in_treatment"] == "down"
     assert improvements["waiting_over_3_weeks"] == "down" and improvements["peer_contact_share"] == "up"
     assert improvements["in_treatment"] is None
+    assert improvements["relapse_tests"] == "down" and improvements["time_to_relapse"] == "up"
+    relapse = {"grace_weeks": 3, "run_length": 4, "window_weeks": 24}  # METRICS.md v2's defaults
+    assert describe_metric("relapse_tests")["parameters"] == describe_metric("time_to_relapse")["parameters"]
+    assert describe_metric("relapse_tests")["parameters"] == relapse
+    assert describe_metric("retention_12wk")["parameters"] == {}
     for name in expected:
         described = describe_metric(name)
         assert described["kind"] in ("count", "proportion", "continuous", "survival")

@@ -20,6 +20,7 @@ import pytest
 from pipelines.contract import TABLE_ORDER
 from pipelines.load import LoadRefused, load_extracts
 from pipelines.sources import ExtractError, ReadOptions
+from tests.corpus.readme_table import readme_text
 from tests.reliability.corpus import BASE, CASES_DIR, OUTCOMES, Case, build_case, load_cases, rows_in
 
 CASES = load_cases()
@@ -55,6 +56,7 @@ def test_the_manifest_is_complete_and_large_enough() -> None:
             assert case.quarantined
     readme = (CASES_DIR.parent / "README.md").read_text()
     assert all(f"`{case.id}`" in readme for case in CASES), "every case is in tests/corpus/README.md"
+    assert readme == readme_text(readme), "run python tests/corpus/readme_table.py to update the README"
 
 
 def _where(case: Case) -> str:

@@ -1,6 +1,6 @@
 """Property: every input row either loads or is quarantined, never both and never neither.
 
-Random rows for people, episodes, contacts and assessments (valid and invalid values per column,
+Random rows for people, episodes, contacts, assessments and drug tests (valid and invalid values per column,
 drawn from the contract's codes and ranges, ids from a small pool so that duplicates and dangling
 references happen, plus garbage text with commas, quotes and newlines) are written as CSV under the
 valid providers and programmes of the corpus base. After the load, per file: the lines of the
@@ -27,13 +27,14 @@ from pipelines.contract import TABLES, Column
 from pipelines.load import load_extracts
 from tests.reliability.corpus import BASE
 
-RANDOM_TABLES = ("people", "episodes", "contacts", "assessments")
+RANDOM_TABLES = ("people", "episodes", "contacts", "assessments", "drug_tests")
 AS_OF = date(2025, 3, 31)
 POOL = {
     "person_id": ["person-0001", "person-0002", "person-0003", "9434765919", "p-1"],
     "episode_id": ["EP1", "EP2", "EP3", "EP4"],
     "contact_id": ["C1", "C2", "C3"],
     "assessment_id": ["A1", "A2", "A3"],
+    "test_id": ["T1", "T2", "T3"],
     "programme_id": ["PRG1", "PRG2", "PRG9"],
 }
 

@@ -583,6 +583,10 @@ REVIEWED: dict[str, dict[str, str]] = {
         "', ' + selects if selects else ''": "column names from the contract (pipelines.contract.TABLES)",
         "name": "table names from the contract (TABLE_ORDER)",
     },
+    "pipelines/metrics/api.py::category_universe": {
+        "_PROGRAMME_COLUMNS[d]": "column names from the literal _PROGRAMME_COLUMNS map",
+        "d": "one of the literal STRUCTURAL_DIMENSIONS (the values go in $<dimension>)",
+    },
     "pipelines/contract.py::create_table_sql": {
         "name or table.name": "contract table names",
         "cols": "contract column definitions",
@@ -602,6 +606,7 @@ REVIEWED: dict[str, dict[str, str]] = {
     },
     "pipelines/load.py::_previous_load": {"LOAD_HISTORY_TABLE": "a constant"},
     "pipelines/checks.py::_merge": {"key": "contract primary key"},
+    "pipelines/checks.py::_attach_warehouse": {"table": "contract table name (TABLE_ORDER)"},
     "pipelines/checks.py::validate_extracts": {
         "spec.key": "contract primary key",
         "table": "contract table name",

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from pipelines.cli import main
 from pipelines.sources.ctn0094 import import_ctn0094
-from tests.sources.extract_checks import check_drug_tests, load_version_1_tables
+from tests.sources.extract_checks import check_drug_tests, load_extract
 
 FIXTURE = Path(__file__).resolve().parent / "ctn0094_fixture"
 TABLES = ("providers", "programmes", "people", "episodes", "contacts", "assessments", "drug_tests")
@@ -298,7 +298,7 @@ def test_the_anchor_moves_every_date_and_no_id(tmp_path: Path, extract: Path) ->
 
 
 def test_the_extract_loads_with_no_rejected_row(tmp_path: Path, extract: Path) -> None:
-    result = load_version_1_tables(extract, tmp_path)
+    result = load_extract(extract, tmp_path)
     assert result.rows_rejected == 0, result.summary()
     assert result.loaded == {
         "providers": 3,
@@ -307,6 +307,7 @@ def test_the_extract_loads_with_no_rejected_row(tmp_path: Path, extract: Path) -
         "episodes": 7,
         "contacts": 12,
         "assessments": 18,
+        "drug_tests": 95,
     }
 
 

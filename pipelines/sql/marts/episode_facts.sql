@@ -10,6 +10,8 @@
 -- episode cohorts; peer_contact_in_episode = one between start_date and discharge_date (inclusive; open
 -- episodes: any on or after start) — the exposure of `peer_support` for representation_6m, fixed at D.
 -- Both are false for never-started episodes.
+-- new_presentation: no episode of the person (any programme) was open on the day before this one
+-- started (int_episode_new_presentation); false for never-started episodes.
 -- record_key / person_key: the episode's and the person's record keys (cell-key perturbation).
 -- Sorted by start_date then programme so date-range scans skip row groups.
 SELECT
@@ -50,10 +52,12 @@ SELECT
     false
   ) AS peer_contact_first_28d,
   f.first_peer_contact_date IS NOT NULL
-    AND (e.discharge_date IS NULL OR f.first_peer_contact_date <= e.discharge_date) AS peer_contact_in_episode
+    AND (e.discharge_date IS NULL OR f.first_peer_contact_date <= e.discharge_date) AS peer_contact_in_episode,
+  coalesce(np.new_presentation, false) AS new_presentation
 FROM stg_episodes AS e
 JOIN stg_programmes AS p USING (programme_id)
 JOIN people AS pe USING (person_id)
 LEFT JOIN int_episode_next_referral AS n USING (episode_id)
 LEFT JOIN int_episode_first_peer_contact AS f USING (episode_id)
+LEFT JOIN int_episode_new_presentation AS np USING (episode_id)
 ORDER BY e.start_date NULLS LAST, programme, e.episode_id

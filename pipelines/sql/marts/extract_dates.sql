@@ -9,6 +9,8 @@ WITH dates AS (
   SELECT min(contact_date), max(contact_date) FROM contacts
   UNION ALL
   SELECT min(assessment_date), max(assessment_date) FROM assessments
+  UNION ALL
+  SELECT min(test_date), max(test_date) FROM drug_tests
 )
 SELECT min(first_date) AS first_date, max(last_date) AS as_of
 FROM dates
