@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import figures, ids
+import charts as figures
+from dashboard import ids
 from dashboard.errors import guarded
 from dashboard.filters import FilterState
 from dashboard.queries import DashboardData

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from dashboard import figures
+import charts as figures
 from dashboard.components import Chart
 from dashboard.filters import DIMENSION_LABELS, FilterState
 from dashboard.queries import DashboardData

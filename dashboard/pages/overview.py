@@ -10,7 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, figures, ids
+import charts as figures
+from dashboard import auth, ids
 from dashboard.errors import guarded
 from dashboard.filters import FilterState
 from dashboard.periods import DataSpan, period_label

@@ -13,7 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, dcc, html
 
-from dashboard import auth, figures, ids
+import charts as figures
+from dashboard import auth, ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import spc_from_table, spc_table

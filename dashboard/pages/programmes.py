@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, figures, ids
+import charts as figures
+from dashboard import auth, ids
 from dashboard.components import Chart, chart_card
 from dashboard.errors import guarded
 from dashboard.filters import FilterState

@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, html
 
-from dashboard import figures, ids
+import charts as figures
+from dashboard import ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import km_chart, km_split_control, spc_chart

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Dash, html
 
-from dashboard import figures
+import charts as figures
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import by_category_chart

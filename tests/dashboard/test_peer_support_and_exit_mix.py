@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboard import figures
+import charts as figures
 from dashboard.filters import FilterState
 from dashboard.pages import retention, support_mix
 from dashboard.queries import DashboardData

@@ -1,0 +1,138 @@
+"""Funnel plots: each unit's proportion against its denominator, with 95% and 99.8% limits around the
+target, coloured by significance only where the metric has a direction."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from charts.style import (
+    COMMON,
+    CONCERN,
+    IMPROVEMENT,
+    LIMIT,
+    NEITHER,
+    SUPPRESSED,
+    empty_figure,
+    hover_lines,
+    style,
+)
+
+SIGNIFICANCE_TEXT = {
+    "high_99.8": "above the 99.8% limit",
+    "high_95": "above the 95% limit",
+    "low_95": "below the 95% limit",
+    "low_99.8": "below the 99.8% limit",
+    "not_significant": "within the limits",
+}
+
+
+def significance_colour(label: str | None, direction: str | None) -> str:
+    """Blue for better, orange for worse (only when the metric has a direction), grey otherwise."""
+    if not label or label == "not_significant":
+        return COMMON
+    high = label.startswith("high")
+    if direction is None:
+        return NEITHER
+    better = high if direction == "up" else not high
+    return IMPROVEMENT if better else CONCERN
+
+
+def funnel_figure(
+    units: pd.DataFrame,
+    curve: pd.DataFrame,
+    target: float,
+    title: str,
+    direction: str | None = None,
+    label_col: str = "label",
+    id_col: str = "programme",
+) -> go.Figure:
+    """A funnel plot: each unit's proportion against its denominator, with the pooled target and the
+    95% and 99.8% control limits (inverted Wilson). Units outside a limit are coloured better/worse
+    when the metric has a direction. ``customdata`` carries the unit id, for click-through.
+
+    ``units`` has ``id_col``, ``label_col``, ``numerator, denominator, value, ci_low, ci_high,
+    suppressed, significance``; ``curve`` is `pipelines.stats.funnel_curve` output.
+    """
+    shown = units[~units["suppressed"].fillna(False).astype(bool) & units["value"].notna()]
+    if shown.empty:
+        return empty_figure("No unit has a value to show (all suppressed or empty)")
+    fig = go.Figure()
+    n = curve["denominator"]
+    for level, dash, name in (("99_8", "dash", "99.8% limits"), ("95", "dot", "95% limits")):
+        fig.add_trace(
+            go.Scatter(
+                x=n,
+                y=curve[f"high_{level}"],
+                mode="lines",
+                name=name,
+                legendgroup=level,
+                line={"color": LIMIT, "dash": dash, "width": 1},
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=n,
+                y=curve[f"low_{level}"],
+                mode="lines",
+                name=name,
+                legendgroup=level,
+                showlegend=False,
+                line={"color": LIMIT, "dash": dash, "width": 1},
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[n.min(), n.max()],
+            y=[target, target],
+            mode="lines",
+            name=f"system value {target:.1%}",
+            line={"color": "#222", "width": 1.2},
+            hoverinfo="skip",
+        )
+    )
+    colours = [significance_colour(s, direction) for s in shown["significance"]]
+    hover = [
+        hover_lines(r, "proportion", str(r[label_col]))
+        + "<br>"
+        + SIGNIFICANCE_TEXT.get(r["significance"], "")
+        + "<br><i>click to open this programme</i>"
+        for _, r in shown.iterrows()
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=shown["denominator"],
+            y=shown["value"],
+            mode="markers",
+            name="programmes",
+            marker={"size": 11, "color": colours, "line": {"color": "white", "width": 1}},
+            customdata=shown[id_col],
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    hidden = len(units) - len(shown)
+    style(fig, title, kind="proportion", height=420)
+    if hidden:
+        fig.add_annotation(
+            text=f"{hidden} suppressed (not drawn; listed in the table)",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=1.0,
+            y=1.02,
+            xanchor="right",
+            yanchor="bottom",
+            font={"size": 11, "color": SUPPRESSED},
+        )
+    lo, hi = float(shown["denominator"].min()), float(shown["denominator"].max())
+    ticks = [
+        v
+        for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000)
+        if lo / 2 <= v <= hi * 2
+    ]
+    fig.update_xaxes(title="denominator (log scale)", type="log", tickvals=ticks or None)
+    fig.update_yaxes(title="", rangemode="normal")
+    return fig
