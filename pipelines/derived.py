@@ -40,6 +40,8 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("intermediate", "int_drug_test_weeks"),
     ("marts", "episode_facts"),
     ("marts", "contact_facts"),
+    ("marts", "contact_months"),
+    ("marts", "contact_person_months"),
     ("marts", "assessment_pair_facts"),
     ("marts", "extract_dates"),
 )

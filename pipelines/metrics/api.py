@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from pipelines.contract import SEXES, SUBSTANCE_GROUPS, TABLE_ORDER
-from pipelines.metrics.query import build_metric_query, validate_breakdown, validate_filters
+from pipelines.metrics.query import (
+    build_metric_query,
+    is_whole_months,
+    validate_breakdown,
+    validate_filters,
+)
 from pipelines.metrics.registry import (
     AGE_BANDS,
     METRICS,
@@ -325,7 +330,9 @@ def compute_metric(
     by_columns = validate_breakdown(by)
     allowed = validate_filters(filters)
 
-    query = build_metric_query(metric, by_columns, tuple(allowed))
+    query = build_metric_query(
+        metric, by_columns, tuple(allowed), whole_months=is_whole_months(start_date, end_date)
+    )
     values: dict[str, object] = {
         "period_start": start_date,
         "period_end": end_date,
@@ -866,7 +873,8 @@ def _person_series(
     exact), then concatenated.
     """
     allowed = validate_filters(filters)
-    query = build_metric_query(metric, by, tuple(allowed), series=True)
+    whole = all(is_whole_months(first, last) for first, last in windows)
+    query = build_metric_query(metric, by, tuple(allowed), series=True, whole_months=whole)
     values: dict[str, object] = {
         "period_start": windows[0][0],
         "period_end": windows[-1][1],

@@ -13,6 +13,12 @@ template through ``{{dims}}`` and ``{{filters}}``), time ones (labels of the uni
 ones (columns a metric's units carry, such as peer_support; only metrics that list them accept them).
 Time and unit dimensions are grouped and filtered after the units are formed.
 
+The contact metrics read pre-aggregated marts built at load time (contact_months, contact_person_months:
+one row per month and cell, or per person, month and cell), which hold whole calendar months. A template
+marks the SQL that adds a period's partial months from the contact-level facts with
+``{{partial_months:<fragment>}}``: it is left out when every period the query answers is whole months
+(``whole_months``: always, for the dashboard), so such a query never scans the contacts.
+
 A monthly series of a people-based metric (``series=True``) is one query: the template's period bounds
 ``$period_start`` / ``$period_end`` become the columns of a ``series_periods`` relation (one row per
 month) joined to every fact table at ``{{periods}}``, and ``period_start`` travels with the breakdown
@@ -27,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import lru_cache
 
 from pipelines.derived import read_sql, render
@@ -47,6 +54,7 @@ TIME_LABELS: dict[str, str] = {
 }
 
 _FRAGMENT = re.compile(r"\{\{\s*fragment:([a-z_0-9]+)\s*\}\}")
+_PARTIAL_MONTHS = re.compile(r"\{\{\s*partial_months:([a-z_0-9]+)\s*\}\}")
 _PARAMETER = re.compile(r"\$([a-z_][a-z_0-9]*)")
 _PERIOD_BOUND = re.compile(r"\$(period_start|period_end)\b")
 
@@ -55,6 +63,8 @@ _PERIOD_BOUND = re.compile(r"\$(period_start|period_end)\b")
 #: skips row groups; here ``$period_start`` / ``$period_end`` are the bounds of the whole series.
 SERIES_SCOPES: dict[str, str] = {
     "contact_facts": "contact_date BETWEEN $period_start AND $period_end",
+    "contact_months": "month_start BETWEEN $period_start AND $period_end",
+    "contact_person_months": "month_start BETWEEN $period_start AND $period_end",
 }
 
 
@@ -129,13 +139,21 @@ def check_unit_dimensions(metric: Metric, dimensions: Iterable[str]) -> None:
 
 
 def units_sql(
-    metric: Metric, static_by: Sequence[str], static_filters: Sequence[str], *, series: bool = False
+    metric: Metric,
+    static_by: Sequence[str],
+    static_filters: Sequence[str],
+    *,
+    series: bool = False,
+    whole_months: bool = False,
 ) -> str:
     """The metric's units query with fragments, dims and filters filled in (for a monthly series, with
-    each unit tagged by the ``period_start`` of its month: see the module docstring)."""
+    each unit tagged by the ``period_start`` of its month: see the module docstring). With
+    ``whole_months`` the SQL for partial months is left out: the query then answers only periods (every
+    month of a series) that start on a month's first day and end on a month's last day."""
     text = read_sql("metrics", f"{metric.sql_template}.sql")
-    while (match := _FRAGMENT.search(text)) is not None:
-        fragment = read_sql("metrics", f"{match.group(1)}.sql")
+    while (match := _FRAGMENT.search(text) or _PARTIAL_MONTHS.search(text)) is not None:
+        wanted = match.re is _FRAGMENT or not whole_months
+        fragment = read_sql("metrics", f"{match.group(1)}.sql") if wanted else ""
         text = text[: match.start()] + fragment + text[match.end() :]
     dims = "".join(f", {d}" for d in static_by)
     if series:
@@ -151,15 +169,29 @@ def units_sql(
 
 
 def build_metric_query(
-    metric: Metric, by: Sequence[str] = (), filter_dimensions: Sequence[str] = (), *, series: bool = False
+    metric: Metric,
+    by: Sequence[str] = (),
+    filter_dimensions: Sequence[str] = (),
+    *,
+    series: bool = False,
+    whole_months: bool = False,
 ) -> MetricQuery:
     """The full aggregation query of ``metric`` (see `_build_metric_query`), cached by its arguments."""
-    return _build_metric_query(metric.id, tuple(by), tuple(filter_dimensions), series)
+    return _build_metric_query(metric.id, tuple(by), tuple(filter_dimensions), series, whole_months)
+
+
+def is_whole_months(start: date, end: date) -> bool:
+    """True when [start, end] starts on a month's first day and ends on a month's last day."""
+    return start.day == 1 and (end + timedelta(days=1)).day == 1
 
 
 @lru_cache(maxsize=512)
 def _build_metric_query(
-    metric_id: str, by: tuple[str, ...], filter_dimensions: tuple[str, ...], series: bool = False
+    metric_id: str,
+    by: tuple[str, ...],
+    filter_dimensions: tuple[str, ...],
+    series: bool = False,
+    whole_months: bool = False,
 ) -> MetricQuery:
     """The full aggregation query of ``metric`` for a breakdown and the dimensions being filtered.
 
@@ -167,7 +199,9 @@ def _build_metric_query(
     ``$filter_<dimension>`` (a VARCHAR[] of allowed values) for each filtered dimension. With ``series``
     the query computes every month of a monthly series at once: it also takes ``$series_starts`` and
     ``$series_ends`` (DATE[], the months' bounds), ``$period_start`` / ``$period_end`` are the bounds
-    of the whole series, and its first group column is ``period_start`` (the month's first day).
+    of the whole series, and its first group column is ``period_start`` (the month's first day). With
+    ``whole_months`` the query is valid only for periods of whole months (every month of a series, with
+    a series), and a metric reading pre-aggregated months then never reads the contacts themselves.
     """
     metric = get_metric(metric_id)
     by = validate_breakdown(by)
@@ -180,7 +214,7 @@ def _build_metric_query(
     time_needed = [d for d in TIME_DIMENSIONS if d in by or d in filter_dimensions]
     outer_filters = [d for d in filter_dimensions if d not in STATIC_DIMENSIONS]
 
-    units = units_sql(metric, static_by, static_filters, series=series)
+    units = units_sql(metric, static_by, static_filters, series=series, whole_months=whole_months)
     time_columns = "".join(f", {TIME_LABELS[d]} AS {d}" for d in time_needed)
     source = f"(SELECT *{time_columns} FROM units) AS units" if time_needed else "units"
     where = f"\nWHERE TRUE{_filter_clause(outer_filters)}" if outer_filters else ""
@@ -242,7 +276,7 @@ def _build_metric_query(
         scopes = [
             f"{table} AS (\n  SELECT * FROM main.{table}\n  WHERE {scope}\n)"
             for table, scope in SERIES_SCOPES.items()
-            if re.search(rf"\b{table}\b", units)
+            if re.search(rf"\bFROM {table}\b", units)
         ]
         periods = (
             "series_periods AS (\n"

@@ -97,6 +97,9 @@ def test_series_query_joins_months_to_every_fact_table() -> None:
     for name in PEOPLE_METRICS:
         sql = build_metric_query(get_metric(name), ("sex",), ("programme",), series=True).sql
         assert "$period_start" not in sql.split("units AS (", 1)[1]  # each month's own bounds inside
-        facts = sql.count("FROM episode_facts") + sql.count("FROM contact_facts")
+        facts = sum(
+            sql.count(f"FROM {table}")
+            for table in ("episode_facts", "contact_facts", "contact_months", "contact_person_months")
+        )
         assert sql.count("CROSS JOIN series_periods") == facts > 0
     assert "series_periods" not in metric_sql("in_treatment")
