@@ -70,7 +70,15 @@ def test_two_apps_live_in_one_process(warehouse_path: Path, app) -> None:
         ("/programmes", programmes, {}),
         ("/data", data_page, {}),
         ("/programmes/PG01", programme, {"programme_id": "PG01"}),
+        ("/Programmes/pg01", programme, {"programme_id": "pg01"}),  # the id as written
         ("/nowhere", None, {}),
+        # Aliases and spellings people type (issue 12: /support was "Page not found").
+        ("/support", support_mix, {}),
+        ("/Support_Mix/", support_mix, {}),
+        ("/overview", overview, {}),
+        ("/funnel", programmes, {}),
+        ("/data-quality", data_page, {}),
+        ("/RETENTION", retention, {}),
     ],
 )
 def test_routes(path: str, page, params) -> None:
