@@ -307,7 +307,7 @@ def metric(
     Metrics with parameters of their definition take them as options (relapse_tests, time_to_relapse:
     --grace-weeks, --run-length, --window-weeks); `--list` shows each metric's with their defaults.
     """
-    from pipelines.metrics import available_metrics, compute_metric, describe_metric, get_metric
+    from pipelines.metrics import available_metrics, compute_metric, describe_metric, get_metric, with_names
     from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
 
     if list_metrics:
@@ -349,6 +349,7 @@ def metric(
             suppress=not no_suppress,
             parameters=parameters or None,
         )
+        table = with_names(table, warehouse)  # a name beside each code (programme name, setting label...)
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None
     finally:

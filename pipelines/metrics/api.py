@@ -1022,21 +1022,3 @@ def missing_tables(source: object, needs: Iterable[str]) -> list[str]:
     """The tables of `needs` the warehouse holds no rows of."""
     contents = warehouse_contents(source)
     return [table for table in needs if contents.get(table, 0) == 0]
-
-
-def dimension_labels(source: object, dimension: str) -> dict[str, str]:
-    """Display names of the codes of an id dimension (programme, provider, area); codes map to themselves
-    for the other dimensions."""
-    columns = {
-        "programme": ("programme_id", "programme_name"),
-        "provider": ("provider_id", "provider_name"),
-        "area": ("area_code", "area_name"),
-    }
-    if dimension not in columns:
-        validate_breakdown([dimension])
-        return {}
-    code, label = columns[dimension]
-    rows = (
-        _cursor(source).execute(f"SELECT DISTINCT {code}, {label} FROM stg_programmes ORDER BY 1").fetchall()
-    )
-    return {str(c): str(n) for c, n in rows}
