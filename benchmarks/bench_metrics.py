@@ -26,15 +26,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipelines.metrics import (
-    available_metrics,
-    compute_metric,
-    extract_as_of,
-    get_metric,
-    metric_series,
-    resolve_parameters,
-)
+from pipelines.metrics import available_metrics, compute_metric, extract_as_of, get_metric, metric_series
 from pipelines.metrics.query import build_metric_query, is_whole_months
+from pipelines.metrics.registry import resolve_parameters
 from pipelines.stats import Z95
 from pipelines.warehouse import open_warehouse
 
@@ -89,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         end = as_of - timedelta(days=metric.needs_follow_up_days)
         start = end.replace(year=end.year - 1) + timedelta(days=1)
         query = build_metric_query(metric, BY, whole_months=is_whole_months(start, end))
-        values = {"period_start": start, "period_end": end, "as_of": as_of, "z": Z95}
-        params = query.parameters({**values, **resolve_parameters(metric)})
+        defaults = resolve_parameters(metric)  # its own parameters (relapse_tests), at their defaults
+        values = {"period_start": start, "period_end": end, "as_of": as_of, "z": Z95, **defaults}
+        params = query.parameters(values)
 
         result = compute_metric(warehouse, name, start, end, by=BY)
         api_time = _median_time(
