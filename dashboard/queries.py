@@ -10,8 +10,10 @@ the exit-reason mix (`pipelines.metrics.compute_mix`). The Data page's bookkeepi
 rejected rows, completeness) are perturbed the same way, through `shown_counts`.
 
 A `DashboardData` is made once per app and shared by its callbacks. Its cache holds aggregated
-tables keyed by the warehouse file's identity and the query, so it is the same for every user and a
-new load (an atomic file swap) is never served stale.
+tables keyed by the warehouse file's identity and the query (with the signed-in person's scope already
+applied to the filters), so it is the same for every user and a new load (an atomic file swap) is never
+served stale. It has two levels: a small LRU in the process, then the file every worker shares
+(`dashboard.result_cache`), so a view one worker answered is not computed again by another.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import pandas as pd
 from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
 from dashboard.filters import FilterState
 from dashboard.periods import DataSpan, Period, is_whole_months, month_end
+from dashboard.result_cache import MISSING, ResultCache, default_path, open_result_cache
 from pipelines.contract import OPTIONAL_TABLES, SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
 from pipelines.metrics.labels import CODE_LABELS, code_label, with_names
 from pipelines.metrics.registry import AGE_BANDS
@@ -117,18 +120,46 @@ class ViewRefused(ValueError):
 class DashboardData:
     """The dashboard's read-only view of one warehouse file."""
 
-    def __init__(self, db_path: str | os.PathLike[str], cache_size: int = 512) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        cache_size: int = 512,
+        shared_cache: str | os.PathLike[str] | None | bool = True,
+    ) -> None:
+        """``shared_cache``: the shared result cache's file (`dashboard.result_cache`), True for its
+        default place (``ROSC_RESULT_CACHE`` or beside the warehouse), None or False for none."""
         self.path = Path(db_path)
         self.warehouse: Warehouse = open_warehouse(self.path)  # raises WarehouseNotFound
         self._cache = _LRU(cache_size)
+        if shared_cache is True:
+            shared_cache = default_path(self.path)
+        self.shared: ResultCache | None = open_result_cache(shared_cache or None)
 
     # -- plumbing ------------------------------------------------------------------------------------
 
     def cached(self, key: tuple, compute: Callable[[], object]) -> object:
-        return self._cache.get_or_compute((file_identity(self.path), *key), compute)
+        """``compute()``, or its answer for the same warehouse file and ``key`` from this process's
+        LRU or the shared result cache. ``key`` must hold everything the answer depends on, the
+        signed-in person's scope included (the metric methods key by the filters after scoping)."""
+        identity = file_identity(self.path)
+        shared = self.shared if identity is not None else None
+
+        def compute_or_share() -> object:
+            if shared is None:
+                return compute()
+            found = shared.get(repr(identity), key)
+            if found is not MISSING:
+                return found
+            value = compute()
+            shared.put(repr(identity), key, value)
+            return value
+
+        return self._cache.get_or_compute((identity, *key), compute_or_share)
 
     def close(self) -> None:
         self.warehouse.close()
+        if self.shared is not None:
+            self.shared.close()
 
     # -- metadata ------------------------------------------------------------------------------------
 
