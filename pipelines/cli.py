@@ -398,18 +398,37 @@ def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> Non
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8050, show_default=True)
-@click.option("--debug", is_flag=True, help="Dash debug mode (reloader and error pop-ups).")
-def serve(db: Path, host: str, port: int, debug: bool) -> None:
-    """Serve the dashboard, reading the warehouse read-only."""
-    from dashboard.app import create_app
-    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes."
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=4, show_default=True, help="Threads per worker."
+)
+@click.option(
+    "--debug", is_flag=True, help="Flask's development server in Dash debug mode (reloader, error pop-ups)."
+)
+def serve(db: Path, host: str, port: int, workers: int, threads: int, debug: bool) -> None:
+    """Serve the dashboard with gunicorn (WORKERS processes of THREADS threads), reading the warehouse
+    read-only."""
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
 
     try:
-        app = create_app(db)
+        open_warehouse(db).close()  # refuse now, in one clear message, rather than in every worker
     except (WarehouseNotFound, WarehouseOutOfDate) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"dashboard on http://{host}:{port}  (warehouse {db}, Ctrl-C to stop)")
-    app.run(host=host, port=port, debug=debug)
+    if debug:
+        from dashboard.app import create_app
+
+        click.echo(f"dashboard (development server) on http://{host}:{port}  (warehouse {db}, Ctrl-C stops)")
+        create_app(db).run(host=host, port=port, debug=True)
+        return
+    from dashboard.serve import serve_dashboard
+
+    click.echo(
+        f"dashboard on http://{host}:{port}  (warehouse {db}; gunicorn, {workers} workers x {threads} "
+        "threads; Ctrl-C to stop)"
+    )
+    serve_dashboard(db, host=host, port=port, workers=workers, threads=threads)
 
 
 #: The demo system `rosc demo` generates at its first run: a local system the size of a mid-sized English
@@ -457,7 +476,7 @@ def demo(ctx: click.Context, db: Path, extract_dir: Path | None, host: str, port
     elif not (extract_dir / "extract.json").exists():
         raise click.ClickException(f"{extract_dir}: no extract here; make one with `rosc generate --out DIR`")
     ctx.invoke(load, dirs=(extract_dir,), db=db, strict=False, as_of=None, force=False, quiet=False)
-    ctx.invoke(serve, db=db, host=host, port=port, debug=False)
+    ctx.invoke(serve, db=db, host=host, port=port, workers=2, threads=4, debug=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,16 +20,17 @@ class _App:
 
     served: list[tuple[str, int]] = []
 
-    def run(self, host: str, port: int, debug: bool) -> None:
-        self.served.append((host, port))
+    @classmethod
+    def serve(cls, db: Path, host: str, port: int, workers: int, threads: int) -> None:
+        cls.served.append((host, port))
 
 
 @pytest.fixture()
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    import dashboard.app
+    import dashboard.serve
 
     monkeypatch.setattr(cli, "DEMO_DIR", tmp_path / "demo")
-    monkeypatch.setattr(dashboard.app, "create_app", lambda db: _App())
+    monkeypatch.setattr(dashboard.serve, "serve_dashboard", _App.serve)
     _App.served.clear()
     return tmp_path / "demo", tmp_path / "rosc.duckdb"
 
