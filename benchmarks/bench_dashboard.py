@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from dashboard import ids  # noqa: E402
 from dashboard.callback_requests import callback_body  # noqa: E402
-from dashboard.filters import FilterState, default_state, encode_query  # noqa: E402
+from dashboard.filters import FilterState, default_state, encode_query, state_of  # noqa: E402
+from dashboard.periods import DataSpan  # noqa: E402
 
 FIRST_LOAD_TARGET = 2.0
 FILTER_P95_TARGET = 0.5
@@ -137,10 +137,11 @@ def page_callbacks(app) -> dict[str, list[str]]:
     return out
 
 
-def random_state(rng: random.Random, options: dict, as_of: date) -> FilterState:
-    months = rng.choice([3, 6, 12, 12, 12])
-    end_shift = rng.choice([0, 0, 1, 2, 3])
-    base = default_state(as_of - timedelta(days=31 * end_shift), months=months)
+def random_state(rng: random.Random, options: dict, span: DataSpan) -> FilterState:
+    """A view the filter bar offers (the dashboard refuses others since issue 16): a period among the
+    latest twenty choices (months, quarters, financial years, rolling 12 months), sometimes narrowed to
+    one value of a dimension or two."""
+    base = state_of(rng.choice(span.choices()[:20]).period)
     values = {}
     for dimension, share in (
         ("area", 0.4),
@@ -160,6 +161,7 @@ def main() -> int:
     parser.add_argument("warehouse", type=Path)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this file")
     args = parser.parse_args()
     if not args.warehouse.exists():
         parser.error(f"{args.warehouse}: no such warehouse")
@@ -173,6 +175,7 @@ def main() -> int:
     as_of = data.as_of()
     options = data.filter_options()
     default = default_state(as_of)
+    span = DataSpan.of(*data.dates())
     pages = page_callbacks(local)
 
     port = free_port()
@@ -240,7 +243,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 break
             page, key = everything[i % len(everything)]
-            state = random_state(rng, options, as_of)
+            state = random_state(rng, options, span)
             body = callback_body(
                 local,
                 key,
@@ -255,7 +258,7 @@ def main() -> int:
         # 3. A whole page after a filter change (every callback of the page, in sequence).
         whole_pages = {}
         for page, keys in pages.items():
-            state = random_state(rng, options, as_of)
+            state = random_state(rng, options, span)
             started = time.perf_counter()
             for key in keys:
                 http(
@@ -294,6 +297,17 @@ def main() -> int:
     for page, (elapsed, n) in whole_pages.items():
         print(f"  {page:<12} {elapsed:6.2f} s  ({n} callbacks)")
     met = first_load < FIRST_LOAD_TARGET and p95 < FILTER_P95_TARGET
+    if args.json:
+        numbers = {
+            "first_load_seconds": first_load,
+            "first_load_uncached_seconds": first_load_uncached,
+            "filter_change_requests": len(seconds),
+            "filter_change_p50_seconds": p50,
+            "filter_change_p95_seconds": p95,
+            "filter_change_max_seconds": max(seconds),
+            "whole_page_seconds": {page: elapsed for page, (elapsed, _) in whole_pages.items()},
+        }
+        args.json.write_text(json.dumps(numbers, indent=2), encoding="utf-8")
     return 0 if met else 1
 
 
