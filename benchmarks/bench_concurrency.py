@@ -10,7 +10,7 @@ Starts ``gunicorn --no-control-socket -w WORKERS -b 127.0.0.1:<free port> dashbo
 ``ROSC_DB=WAREHOUSE`` and waits until every worker has loaded the app (a ``post_worker_init`` hook
 marks each one) and the server answers. Then ``--clients`` threads, each with its own HTTP session,
 browse for ``--seconds`` as people do: open a page (``GET /retention?...``, the layout and the callback
-graph), let the page's callbacks fire (filter sync, router, navigation, then every chart, tile or table
+graph), let the page's server callbacks fire (filter sync, router, then every chart, tile or table
 of the page, each a POST of the body the browser sends, built by `dashboard.callback_requests`), then
 change a filter (the sync callback again, then the page's callbacks with the new state). Pages, periods
 and filter values are drawn at random from the warehouse's own options, so some answers are cached and
@@ -288,7 +288,7 @@ class Client:
         store = json.loads(reply)["response"][ids.FILTER_STATE]["data"] if reply else state.to_store()
         where = {f"{ids.URL}.pathname": page.path, f"{ids.URL}.search": search}
         self.callback("router", ctx["router"], where, changed=[])
-        self.callback("nav", ctx["nav"], where, changed=[])
+        # The navigation is a clientside callback: the browser computes it, the server never sees it.
         controls = dict(ctx["controls"])
         if page.name == "programme":
             controls[f"{ids.PROGRAMME_ID}.data"] = page.path.rsplit("/", 1)[-1]
@@ -392,7 +392,6 @@ def run(
             "pages": site_pages(local, programme_ids),
             "sync": next(k for k in local.callback_map if f"{ids.URL}.search" in k and ids.FILTER_STATE in k),
             "router": next(k for k in local.callback_map if k.startswith(f"{ids.PAGE}.")),
-            "nav": next(k for k in local.callback_map if "nav-overview.href" in k),
             "controls": {
                 f"{ids.PROGRAMME_ID}.data": programme_ids[0],
                 f"{ids.RETENTION_KM_BY}.value": "setting",

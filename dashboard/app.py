@@ -13,6 +13,7 @@ named in a notice under the filter line.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -157,18 +158,49 @@ def _register_router(app: Dash, data: DashboardData) -> None:
         notice = missing_notice(data, page.NEEDS)
         return body if notice is None else html.Div([notice, body])
 
-    @app.callback(
+    # Navigation needs no data: it runs in the browser and costs the server nothing (issue 14).
+    app.clientside_callback(
+        nav_script(),
         *[Output(nav_id(p), "href") for p in NAV_PAGES],
         *[Output(nav_id(p), "active") for p in NAV_PAGES],
         Input(ids.URL, "pathname"),
         Input(ids.URL, "search"),
     )
-    def update_nav(pathname: str | None, search: str | None) -> list:
-        page, _ = resolve_page(pathname)
-        if page is programme:
-            page = programmes  # a programme's page sits under Programmes
-        hrefs = [p.PATH + (search or "") for p in NAV_PAGES]
-        return [*hrefs, *[p is page for p in NAV_PAGES]]
+
+
+def nav_links(pathname: str | None, search: str | None) -> list:
+    """The navigation's links (each page's path with the current query string, so filters carry over)
+    and which one is active, for a path: what `nav_script` computes in the browser, by `resolve_page`."""
+    page, _ = resolve_page(pathname)
+    if page is programme:
+        page = programmes  # a programme's page sits under Programmes
+    hrefs = [p.PATH + (search or "") for p in NAV_PAGES]
+    return [*hrefs, *[p is page for p in NAV_PAGES]]
+
+
+def nav_script() -> str:
+    """`nav_links` as a clientside callback (JavaScript), written from the same page paths and aliases
+    (`resolve_page`'s rules: no case, "_" as "-", a programme's page under Programmes)."""
+    paths = [p.PATH for p in NAV_PAGES]
+    return rf"""
+        function(pathname, search) {{
+            const paths = {json.dumps(paths)};
+            const aliases = {json.dumps(PAGE_ALIASES, sort_keys=True)};
+            const programmePrefix = {json.dumps(programme.PATH.rstrip("/") + "/")};
+            const underProgrammes = {NAV_PAGES.index(programmes)};
+            let path = (pathname || "/").replace(/\/+$/, "") || "/";
+            let active = -1;
+            if (path.toLowerCase().startsWith(programmePrefix)) {{
+                active = underProgrammes;
+            }} else {{
+                path = path.toLowerCase().replace(/_/g, "-");
+                if (Object.prototype.hasOwnProperty.call(aliases, path)) {{ path = aliases[path]; }}
+                active = paths.findIndex(p => path === (p.replace(/\/+$/, "") || "/"));
+            }}
+            const hrefs = paths.map(p => p + (search || ""));
+            return hrefs.concat(paths.map((p, i) => i === active));
+        }}
+        """
 
 
 def filter_notice(notices: tuple[str, ...]) -> Any:
