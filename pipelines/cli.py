@@ -402,7 +402,11 @@ def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> Non
     "--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes."
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=4, show_default=True, help="Threads per worker."
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Threads per worker (more than 1: gunicorn's threaded workers).",
 )
 @click.option(
     "--debug", is_flag=True, help="Flask's development server in Dash debug mode (reloader, error pop-ups)."
@@ -476,7 +480,7 @@ def demo(ctx: click.Context, db: Path, extract_dir: Path | None, host: str, port
     elif not (extract_dir / "extract.json").exists():
         raise click.ClickException(f"{extract_dir}: no extract here; make one with `rosc generate --out DIR`")
     ctx.invoke(load, dirs=(extract_dir,), db=db, strict=False, as_of=None, force=False, quiet=False)
-    ctx.invoke(serve, db=db, host=host, port=port, workers=2, threads=4, debug=False)
+    ctx.invoke(serve, db=db, host=host, port=port, workers=2, threads=1, debug=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
