@@ -610,6 +610,7 @@ def stale_docs(folder: Path = DOCS_DIR) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m pipelines.docs --write | --check`: rewrite the documents, or exit 1 if they are stale."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.docs", description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", action="store_true", help="rewrite docs/contract.md and docs/metrics.md")
