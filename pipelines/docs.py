@@ -420,10 +420,14 @@ def _dimensions(metric: Metric) -> str:
 
 def _follow_up(metric: Metric) -> str:
     days = metric.needs_follow_up_days
-    cohort_days = getattr(metric, "cohort_follow_up", None)
     parts = [f"{days} days: defined only when to + {days} ≤ as_of" if days else "0: any period up to as_of"]
-    if cohort_days:
-        parts.append(f"cohort follow-up: {cohort_days}")
+    if metric.cohort_follow_up:
+        what, cohort_days = metric.cohort_follow_up
+        parts.append(
+            f"the cohort keeps only {what} with {cohort_days} days of follow-up by as_of, so a period ending "
+            f"less than {cohort_days} days before as_of is cut short (the dashboard's tiles say which part "
+            "it covers)"
+        )
     return "; ".join(parts)
 
 

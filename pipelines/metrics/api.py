@@ -93,7 +93,7 @@ CONVENTIONS = """\
   the view filtered to it. A row's fate is thus a function of its own perturbed counts, the same on
   every page and in every breakdown that shows it. The column ``suppressed_reason`` says why a row is
   hidden ("small count", "fewer than 10 records", "tail of the curve"). `suppression_mask` keeps
-  METRICS.md's rule for exact counts (primary and secondary), which the disclosure tests emulate as
+  the definitions' rule for exact counts (primary and secondary), which the disclosure tests emulate as
   the regime without perturbation.
 - Means and medians are shown only where the perturbed number of records is at least
   `MIN_RECORDS_FOR_AVERAGE` (10): a mean and its standard deviation rounded to 1 decimal, a median to a
@@ -737,7 +737,8 @@ def suppression_mask(
     pairs: list[tuple[str, str]],
     threshold: int,
 ) -> np.ndarray:
-    """METRICS.md's rule for a table of exact counts: primary suppression, plus secondary suppression
+    """The definitions' rule (docs/metrics.md) for a table of exact counts: primary suppression, plus
+    secondary suppression
     across the breakdown (stats.suppress_table). Shared outputs, which are perturbed, use primary
     suppression alone (see `CONVENTIONS`); this is for exact tables and the disclosure tests' emulation
     of the exact and rounding regimes."""
