@@ -738,10 +738,9 @@ def suppression_mask(
     threshold: int,
 ) -> np.ndarray:
     """The definitions' rule (docs/metrics.md) for a table of exact counts: primary suppression, plus
-    secondary suppression
-    across the breakdown (stats.suppress_table). Shared outputs, which are perturbed, use primary
-    suppression alone (see `CONVENTIONS`); this is for exact tables and the disclosure tests' emulation
-    of the exact and rounding regimes."""
+    secondary suppression across the breakdown (stats.suppress_table). Shared outputs, which are
+    perturbed, use primary suppression alone (see `CONVENTIONS`); this is for exact tables and the
+    disclosure tests' emulation of the exact and rounding regimes."""
     if not by or len(table) <= 1:
         numerators = table[count_cols[0]].to_numpy(dtype=float)
         denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None
