@@ -85,6 +85,8 @@ CHARTS: dict[str, Chart] = {
         funnel_table,
         funnel_figure,
         controls=((ids.PROGRAMMES_INDICATOR, "value"),),
+        metric=DEFAULT_METRIC,
+        metric_control=ids.PROGRAMMES_INDICATOR,
         note="Each point is a programme; the lines are the 95% and 99.8% control limits "
         "around the pooled value "
         "of the programmes shown (inverted Wilson). "

@@ -196,6 +196,7 @@ CHARTS: dict[str, Chart] = {
             "Attended contacts by who delivered them, by month",
             contacts_monthly_table,
             contacts_monthly_figure,
+            metric="peer_contact_share",
             note="Professionals by training (keyworkers, clinicians) and by experience (peers), "
             "last 24 months.",
         ),
@@ -204,6 +205,7 @@ CHARTS: dict[str, Chart] = {
             "Share of contact minutes delivered by peers, by month",
             minutes_trend_table,
             minutes_trend_figure,
+            metric="peer_minutes_share",
             note="With 95% interval; contacts with a recorded duration.",
         ),
         Chart(
@@ -211,6 +213,7 @@ CHARTS: dict[str, Chart] = {
             "Mix of professional and peer-led contacts, by programme",
             contacts_by_programme_table,
             contacts_by_programme_figure,
+            metric="peer_contact_share",
         ),
         by_category_chart(
             "peer_contact_share_by_setting",
