@@ -129,7 +129,7 @@ def check_pack_view(data: DashboardData, state: FilterState) -> None:
     if not span.holds(period):
         raise PackRefused(
             f"{period_label(period, span)} is outside the data, which runs from {span.first.label} to "
-            f"{span.last.label} (the last complete month by {span.as_at.isoformat()})"
+            f"{span.last.label} (the last complete month by {span.as_of.isoformat()})"
         )
     if not (span.allows(period) and span.key_for(period) is not None):
         raise PackRefused(

@@ -170,11 +170,17 @@ def _funnel(f: FunnelSection, svg: str) -> str:
     from charts.style import format_value
 
     for _, r in f.table.iterrows():
-        hidden = bool(r["suppressed"]) or r["value"] != r["value"]
         name = escape(str(r["programme_name"]))
-        if hidden:
+        if bool(r["suppressed"]):
             rows.append(
                 f"<tr><td>{name}</td><td class='num suppressed' colspan='3'>suppressed</td><td></td></tr>"
+            )
+            continue
+        if r["value"] != r["value"]:  # nobody in the cohort: no rate, not a hidden one
+            rows.append(
+                f"<tr><td>{name}</td>"
+                f"<td class='num'>{_count(r['numerator'])} of {_count(r['denominator'])}</td>"
+                "<td class='num muted' colspan='2'>no one in the cohort</td><td></td></tr>"
             )
             continue
         rows.append(
