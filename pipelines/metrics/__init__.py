@@ -14,7 +14,6 @@ from pipelines.metrics.api import (
     compute_metric,
     compute_mix,
     describe_metric,
-    dimension_labels,
     extract_as_of,
     extract_dates,
     labelled_counts,
@@ -24,6 +23,7 @@ from pipelines.metrics.api import (
     missing_tables,
     warehouse_contents,
 )
+from pipelines.metrics.labels import CODE_LABELS, all_labels, code_label, dimension_labels, with_names
 from pipelines.metrics.registry import (
     DIMENSIONS,
     METRICS,
@@ -35,13 +35,16 @@ from pipelines.metrics.registry import (
 )
 
 __all__ = [
+    "CODE_LABELS",
     "CONVENTIONS",
     "DIMENSIONS",
     "METRICS",
     "Metric",
     "MetricParameter",
     "PEER_SUPPORT_VALUES",
+    "all_labels",
     "available_metrics",
+    "code_label",
     "compute_metric",
     "compute_mix",
     "describe_metric",
@@ -56,4 +59,5 @@ __all__ = [
     "missing_tables",
     "resolve_parameters",
     "warehouse_contents",
+    "with_names",
 ]
