@@ -58,7 +58,7 @@ class ExportLabels:
     """What an exported chart says about itself.
 
     ``period`` is the period as people say it (`dashboard.periods.period_label`), ``filters`` the active
-    filters as labels ("Setting: community"; empty for everyone), ``as_at`` the data-as-at date.
+    filters as labels ("Setting: Community"; empty for everyone), ``as_at`` the data-as-at date.
     """
 
     title: str

@@ -26,13 +26,13 @@ LABELS = ExportLabels(
     definition="Episodes started in the period still open 84 days after the start. Planned exits count.",
     period="Q2 2025-26 (Jul-Sep 2025)",
     as_at=date(2026, 3, 31),
-    filters=("Setting: community", "Programme: Leeds Drug Treatment Service"),
+    filters=("Setting: Community", "Programme: Leeds Drug Treatment Service"),
 )
 EXPECTED = [
     "Retained in treatment at 12 weeks, by month of start",
     "Episodes started in the period still open 84 days after the start.",
     "Q2 2025-26 (Jul-Sep 2025)",
-    "Setting: community; Programme: Leeds Drug Treatment Service",
+    "Setting: Community; Programme: Leeds Drug Treatment Service",
     "data as at 31 Mar 2026",
     "cells of 1–4 are never shown",
     PRODUCT_NAME,
@@ -128,7 +128,7 @@ def test_the_dashboards_charts_carry_their_export_labels_and_the_csv_its_sidecar
     text = flat(json.dumps(export["layout"], ensure_ascii=False)).replace("\\u00b7", "·")
     for label in (
         "Retained in treatment at 12 weeks, by month of start",
-        "Financial year 2025-26 · Setting: community · data as at 31 Mar 2026",
+        "Financial year 2025-26 · Setting: Community · data as at 31 Mar 2026",
         DISCLOSURE_NOTE[:60],
         PRODUCT_NAME,
     ):
@@ -155,7 +155,7 @@ def test_the_dashboards_charts_carry_their_export_labels_and_the_csv_its_sidecar
     assert download["filename"] == "exit_mix_fy2025-26.csv-metadata.json"
     meta = json.loads(download["content"])
     assert meta["url"] == "exit_mix_fy2025-26.csv" and meta["@context"] == "http://www.w3.org/ns/csvw"
-    assert meta["rosc:period"] == "financial year 2025-26" and meta["rosc:filters"] == ["Setting: community"]
+    assert meta["rosc:period"] == "financial year 2025-26" and meta["rosc:filters"] == ["Setting: Community"]
     assert meta["rosc:disclosure"] == DISCLOSURE_NOTE and meta["rosc:data_as_at"] == "2026-03-31"
     columns = [c["name"] for c in meta["tableSchema"]["columns"]]
     assert columns[:4] == ["data_as_at", "period_start", "period_end", "filters"] and "count" in columns
