@@ -159,3 +159,18 @@ def test_the_dashboards_charts_carry_their_export_labels_and_the_csv_its_sidecar
     assert meta["rosc:disclosure"] == DISCLOSURE_NOTE and meta["rosc:data_as_at"] == "2026-03-31"
     columns = [c["name"] for c in meta["tableSchema"]["columns"]]
     assert columns[:4] == ["data_as_at", "period_start", "period_end", "filters"] and "count" in columns
+
+
+def test_a_small_rate_s_axis_ticks_are_told_apart() -> None:
+    """A rate near 0.5% (deaths in treatment) has ticks 0.2 points apart: each tick says its own value,
+    not '0%' five times (read from the text of the SVG kaleido draws)."""
+    import re
+
+    frame = pd.DataFrame({"period": ["2025-07", "2025-08", "2025-09"], "value": [0.004, 0.011, 0.006]})
+    svg = charts.export_image(charts.trend_lines_figure(frame, "period", None, ""), LABELS, "svg").decode()
+    ticks = re.findall(r'class="ytick"[^>]*>.*?<text[^>]*>([^<]+)</text>', svg)
+    assert len(ticks) >= 4 and len(set(ticks)) == len(ticks), ticks
+    assert "0.2%" in ticks or "0.4%" in ticks, ticks
+    wide = pd.DataFrame({"period": ["2025-07", "2025-08"], "value": [0.25, 0.8]})
+    svg = charts.export_image(charts.trend_lines_figure(wide, "period", None, ""), LABELS, "svg").decode()
+    assert "20%" in re.findall(r'class="ytick"[^>]*>.*?<text[^>]*>([^<]+)</text>', svg)  # not '20.00%'
