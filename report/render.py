@@ -2,10 +2,12 @@
 as an SVG drawn by kaleido (Plotly's exporter, in the installed Chromium), so the charts' text stays
 text in the PDF.
 
-Why this route: WeasyPrint is a maintained, pure-Python typesetter of HTML and CSS for print (page
-size, margins, running footers with page numbers, page breaks), it needs only Pango from the system,
-and it keeps SVG text as text; kaleido is already how the product exports Plotly charts. Typst would
-typeset faster but turns SVG text into outlines, so a reader could not search or copy a chart's labels.
+Why this route: WeasyPrint is a maintained typesetter of HTML and CSS for print, called in-process
+from Python (page size, margins, running footers with page numbers, table headers repeated on each
+sheet, page breaks); it needs only Pango from the system (Debian's Chromium already pulls it in), and
+it keeps SVG text as text, so a chart's labels can be searched and copied. kaleido is already how the
+product exports Plotly charts. Typst (its PyPI package bundles the compiler) would typeset faster, but
+the pack would then be written in a second markup language beside the HTML the product already writes.
 """
 
 from __future__ import annotations

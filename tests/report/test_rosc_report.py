@@ -58,6 +58,9 @@ def test_the_pack_holds_every_headline_the_period_and_the_as_at_date(
     for heading in ("Headline indicators", "Programmes compared", "How episodes ended", "Definitions"):
         assert heading in text
     assert "cells of 1–4 are never shown" in text.replace("\n", " ")
+    flat = " ".join(text.split())
+    for chart_text in ("by month: XmR chart", "process limits", "denominator (log scale)"):
+        assert chart_text in flat, chart_text  # the charts' own text stays text (SVG, not a picture)
 
 
 def test_no_count_of_1_to_4_appears_beside_its_denominator(pack: dict) -> None:
