@@ -37,11 +37,19 @@ FUNNEL_METRICS: tuple[str, ...] = (
     "abstinence_at_review",
 )
 DEFAULT_METRIC = "retention_12wk"
+#: What the funnel's centre line is: the view's headline (as on the Overview), or, where that is
+#: suppressed, the pooled value of the programmes drawn.
+SYSTEM_VALUE = "system value (as on the Overview)"
+POOLED_VALUE = "pooled value of the programmes shown (the system value is suppressed)"
 
 
 def funnel_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
     """Each programme's numerator, denominator, value and interval for the indicator, its significance
-    against the pooled value of the programmes shown, and that pooled value (``target``)."""
+    against the system value, and that value (``target``) with what it is (``target_label``).
+
+    One system value per indicator: the funnel is centred on the headline of the same view, the number
+    the Overview's tile shows (a service lead's whole-system figure too). Only where that headline is
+    suppressed is the funnel centred on the pooled value of the programmes shown, and labelled so."""
     metric = params.get(ids.PROGRAMMES_INDICATOR) or DEFAULT_METRIC
     if metric not in FUNNEL_METRICS:
         raise ValueError(f"{metric!r} is not an indicator the funnel plot offers")
@@ -52,12 +60,19 @@ def funnel_table(data: DashboardData, state: FilterState, params: dict[str, Any]
     shown = ~t["suppressed"] & (t["denominator"].fillna(0) > 0)
     t["significance"] = None
     t["target"] = np.nan
+    t["target_label"] = None
     if shown.any():
         num = t.loc[shown, "numerator"].astype(float)
         den = t.loc[shown, "denominator"].astype(float)
-        target = float(num.sum() / den.sum())
+        with auth.purpose(auth.SYSTEM_TOTAL):
+            system = data.metric_for(metric, state).iloc[0]
+        if not bool(system["suppressed"]) and pd.notna(system["value"]):
+            target, label = float(system["value"]), SYSTEM_VALUE
+        else:
+            target, label = float(num.sum() / den.sum()), POOLED_VALUE
         t.loc[shown, "significance"] = funnel_significance(num, den, target).to_numpy()
         t["target"] = target
+        t["target_label"] = label
     t.insert(0, "indicator", metric)
     return t
 
@@ -71,10 +86,18 @@ def funnel_figure(
     if shown.empty:
         return figures.empty_figure("No programme has a value to show (all suppressed or empty)")
     target = float(t["target"].dropna().iloc[0])
+    label = str(t["target_label"].dropna().iloc[0])
     n = shown["denominator"].astype(float)
     curve = funnel_curve(target, max(1.0, n.min() * 0.8), n.max() * 1.2)
     return figures.funnel_figure(
-        t, curve, target, "", direction=info.direction, label_col="programme_name", id_col="programme"
+        t,
+        curve,
+        target,
+        "",
+        direction=info.direction,
+        label_col="programme_name",
+        id_col="programme",
+        target_label=label,
     )
 
 
@@ -88,8 +111,9 @@ CHARTS: dict[str, Chart] = {
         metric=DEFAULT_METRIC,
         metric_control=ids.PROGRAMMES_INDICATOR,
         note="Each point is a programme; the lines are the 95% and 99.8% control limits "
-        "around the pooled value "
-        "of the programmes shown (inverted Wilson). "
+        "(inverted Wilson) around the system value, the Overview's figure for the same period and "
+        "filters (the pooled value of the programmes shown only where that is suppressed, as the "
+        "legend then says). "
         "Points outside are coloured blue when better, orange when "
         "worse. Click a point to open the programme.",
     ),
