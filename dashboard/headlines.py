@@ -32,7 +32,7 @@ SIGNAL_TEXT = {
     "common_cause": ("common cause variation", "signal-common"),
 }
 
-#: Follow-up days a metric needs after its period (METRICS.md); tiles shift such periods back.
+#: Follow-up days a metric needs after its period (docs/metrics.md); tiles shift such periods back.
 FOLLOW_UP_DAYS = {"completion_no_representation": 182}
 
 

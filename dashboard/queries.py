@@ -142,7 +142,7 @@ class DashboardData:
     # -- metadata ------------------------------------------------------------------------------------
 
     def metrics(self) -> dict[str, MetricInfo]:
-        """Every metric the metric layer offers, by id, in the order of METRICS.md."""
+        """Every metric the metric layer offers, by id, in the order of docs/metrics.md."""
         from pipelines.metrics import available_metrics, describe_metric
 
         def compute() -> dict[str, MetricInfo]:

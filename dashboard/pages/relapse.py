@@ -1,4 +1,4 @@
-"""Relapse, as two definitions side by side: from drug tests (the trial definition of METRICS.md v2,
+"""Relapse, as two definitions side by side: from drug tests (the trial definition of docs/metrics.md v2,
 `relapse_tests` and `time_to_relapse`) and re-presentation after a successful completion (the English
 proxy); then abstinence at review and the change in quality of life and recovery capital.
 

@@ -1,4 +1,4 @@
-"""The metric layer: every metric of METRICS.md, defined once, for notebooks, the CLI and the dashboard.
+"""The metric layer: every metric of docs/metrics.md, defined once, for notebooks, the CLI and the dashboard.
 
 Entry points: `compute_metric` (a metric for a period, broken down and filtered, with intervals and
 disclosure control), `metric_series` (month by month, for XmR charts), `compute_mix` (a count metric's

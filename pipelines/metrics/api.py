@@ -5,7 +5,7 @@ returns a DataFrame of the breakdown columns then ``numerator, denominator, valu
 suppressed`` (Kaplan–Meier metrics return the survival table per group instead). Counts are aggregated in
 DuckDB; intervals and disclosure control are applied afterwards in numpy by `pipelines.stats`.
 
-Conventions where METRICS.md is silent are listed in `CONVENTIONS` (and the README).
+Conventions where docs/metrics.md is silent are listed in `CONVENTIONS` (and the README).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ CONVENTIONS = """\
   the view filtered to it. A row's fate is thus a function of its own perturbed counts, the same on
   every page and in every breakdown that shows it. The column ``suppressed_reason`` says why a row is
   hidden ("small count", "fewer than 10 records", "tail of the curve"). `suppression_mask` keeps
-  METRICS.md's rule for exact counts (primary and secondary), which the disclosure tests emulate as
+  the definitions' rule for exact counts (primary and secondary), which the disclosure tests emulate as
   the regime without perturbation.
 - Means and medians are shown only where the perturbed number of records is at least
   `MIN_RECORDS_FOR_AVERAGE` (10): a mean and its standard deviation rounded to 1 decimal, a median to a
@@ -128,7 +128,7 @@ CONVENTIONS = """\
   without-peer-support group holds more early exits. Exposure is not assigned at random either
   (programme, setting, substance, severity, motivation): these are observational associations, not
   effects of peer support.
-- relapse_tests and time_to_relapse (METRICS.md v2, after the X:BOT trial) count weeks from
+- relapse_tests and time_to_relapse (v2 of the definitions, after the X:BOT trial) count weeks from
   referral_date (week k = days 7(k−1) … 7k−1) over the person's drug tests by date, whatever episode a
   test names, so a never-started episode is followed too (intention to treat). Opioid tests are of
   opiates or fentanyl; a methadone or buprenorphine result, positive or negative, is not an opioid test,
@@ -175,7 +175,7 @@ def _cursor(source: object) -> duckdb.DuckDBPyConnection:
 
 def extract_dates(source: object) -> tuple[date, date]:
     """(first date, as_of): the earliest and the latest date anywhere in the warehouse (table
-    ``extract_dates``); as_of is METRICS.md's default extract date.
+    ``extract_dates``); as_of is docs/metrics.md's default extract date.
 
     A warehouse whose records carry no date (nothing loaded, or only providers, programmes and people)
     falls back to the as_of of its latest load, for both, so every reader still has an extract date;
@@ -228,7 +228,7 @@ def _file_key(source: object) -> tuple[str, tuple[int, int, int]] | None:
 
 
 def available_metrics() -> list[str]:
-    """Ids of every metric of METRICS.md, in the order of the spec."""
+    """Ids of every metric of docs/metrics.md, in the order of the spec."""
     return list(METRICS)
 
 
@@ -277,7 +277,7 @@ def compute_metric(
     keys: bool = False,
     parameters: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
+    """Compute a metric of docs/metrics.md for the period [start, end] (inclusive) as at ``as_of``.
 
     ``source`` is a `pipelines.warehouse.Warehouse` or a DuckDB connection to a warehouse. ``by`` lists
     breakdown dimensions (programme, provider, area, setting, substance_group, sex, age_band, month,
@@ -737,10 +737,10 @@ def suppression_mask(
     pairs: list[tuple[str, str]],
     threshold: int,
 ) -> np.ndarray:
-    """METRICS.md's rule for a table of exact counts: primary suppression, plus secondary suppression
-    across the breakdown (stats.suppress_table). Shared outputs, which are perturbed, use primary
-    suppression alone (see `CONVENTIONS`); this is for exact tables and the disclosure tests' emulation
-    of the exact and rounding regimes."""
+    """The definitions' rule (docs/metrics.md) for a table of exact counts: primary suppression, plus
+    secondary suppression across the breakdown (stats.suppress_table). Shared outputs, which are
+    perturbed, use primary suppression alone (see `CONVENTIONS`); this is for exact tables and the
+    disclosure tests' emulation of the exact and rounding regimes."""
     if not by or len(table) <= 1:
         numerators = table[count_cols[0]].to_numpy(dtype=float)
         denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None

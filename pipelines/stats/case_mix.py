@@ -1,6 +1,6 @@
 """Logistic case-mix models with the checks that decide whether a model can be fitted at all.
 
-METRICS.md v2 adjusts two comparisons for case mix: outcomes with and without peer support
+docs/metrics.md v2 adjusts two comparisons for case mix: outcomes with and without peer support
 (`pipelines.stats.exposure_comparison`) and programmes against each other by indirect standardisation
 (`pipelines.stats.indirect_standardisation`). Both fit a logistic regression of a 0/1 outcome on
 categorical case-mix covariates (plus, for the first, a 0/1 exposure). This module builds the design
@@ -58,7 +58,7 @@ CASE_MIX_COVARIATES = (
     "setting",
     "earlier_episode",
 )
-"""The case-mix covariates of METRICS.md v2, as column names: substance group, age band, sex, injecting
+"""The case-mix covariates of docs/metrics.md v2, as column names: substance group, age band, sex, injecting
 status, referral source, setting and whether the person had any earlier episode (yes/no)."""
 
 DEFAULT_MIN_EVENTS_PER_PARAMETER = 10.0
