@@ -222,6 +222,8 @@ def _funnel(data: DashboardData, metric: str, state: FilterState, span: DataSpan
     figure = programmes.funnel_figure(data, table, state, params)
     outcome = funnel_outcome(table, "programme_name", info.direction)
     sentence = f"{info.label}: {funnel_phrase(outcome)}"
+    centres = table["target_label"].dropna()  # the system value, or the pooled one where that is hidden
+    centre = str(centres.iloc[0]) if len(centres) else "system value"
     if outcome.suppressed:
         sentence += f"; {outcome.suppressed} suppressed (not placed)"
     labels = _labels(
@@ -231,8 +233,8 @@ def _funnel(data: DashboardData, metric: str, state: FilterState, span: DataSpan
         f"Programmes compared on {info.label.lower()}: funnel plot",
         info.definition,
         (
-            "Each point is a programme; the lines are the 95% and 99.8% limits around the pooled value "
-            "(inverted Wilson).",
+            "Each point is a programme; the lines are the 95% and 99.8% limits (inverted Wilson) around "
+            f"the {centre}.",
         ),
     )
     return FunnelSection(

@@ -36,12 +36,14 @@ SIGNAL_WORDS = {
 DISCLOSURE_STATEMENT = (
     f"{DISCLOSURE_NOTE} Each count is perturbed by a key made from the records behind it, so the same "
     "people always get the same noise however they are asked for. Rates and intervals are computed from "
-    "the perturbed counts. A cell that could still give a small count away (its complement is 1–4, or it "
-    "would let a hidden cell be worked out from a total) is shown as suppressed, never as zero, and its "
-    "reason is given. Means and medians are shown only for 10 or more records. Intervals are 95% Wilson "
-    "intervals; SPC charts are XmR charts with NHS Making Data Count rules (a special cause is a point "
-    "outside the process limits, a run of 7 on one side of the mean, a trend of 7, or two of three near "
-    "a limit); funnel limits are 95% and 99.8% around the pooled value of the programmes shown."
+    "the perturbed counts. A cell whose perturbed complement is 1–4 is shown as suppressed, never as "
+    "zero, and its reason is given; whether a cell is hidden depends on its own perturbed counts only, so "
+    "it is hidden or shown alike on every page. Means and medians are shown only for 10 or more records. "
+    "Intervals are 95% Wilson intervals; SPC charts are XmR charts with NHS Making Data Count rules (a "
+    "special cause is a point outside the process limits, a run of 7 on one side of the mean, a trend of "
+    "7, or two of three near a limit); funnel limits are 95% and 99.8% around the system value, the "
+    "headline of the same view (around the pooled value of the programmes shown only where that headline "
+    "is suppressed, and then said so)."
 )
 
 CSS = """
