@@ -12,7 +12,7 @@ The conventions every builder keeps:
   for a metric with a direction.
 
 Split by chart family: `charts.style` (palette, formats, layout), `charts.spc`, `charts.funnel`,
-`charts.survival`, `charts.bars`.
+`charts.survival`, `charts.bars`; `charts.export` labels what leaves the app (images, CSV sidecars).
 """
 
 from __future__ import annotations
@@ -23,6 +23,18 @@ from charts.bars import (
     mix_figure,
     proportion_bar_figure,
     trend_lines_figure,
+)
+from charts.export import (
+    DISCLOSURE_NOTE,
+    PRODUCT_NAME,
+    ExportLabels,
+    csv_metadata,
+    export_filename,
+    export_image,
+    export_layout,
+    filter_labels,
+    labelled_figure,
+    rounded_for_csv,
 )
 from charts.funnel import (
     SIGNIFICANCE_TEXT,
@@ -64,6 +76,16 @@ from charts.survival import (
 
 __all__ = [
     "CATEGORICAL",
+    "DISCLOSURE_NOTE",
+    "PRODUCT_NAME",
+    "ExportLabels",
+    "csv_metadata",
+    "export_filename",
+    "export_image",
+    "export_layout",
+    "filter_labels",
+    "labelled_figure",
+    "rounded_for_csv",
     "COMMON",
     "CONCERN",
     "FONT",

@@ -133,7 +133,8 @@ def style(fig: go.Figure, title: str = "", *, height: int = 340, kind: str = "")
         separators=".,",
     )
     if kind == "proportion":
-        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+        # Whole percents, and up to two decimals where the ticks are closer (a death rate of 0.5%).
+        fig.update_yaxes(tickformat=".2~%", rangemode="tozero")
     return fig
 
 

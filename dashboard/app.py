@@ -22,6 +22,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
+from dashboard.board_pack import install_board_pack, pack_href
 from dashboard.callback_requests import install_callback_checks
 from dashboard.components import Chart, register_chart, register_downloads
 from dashboard.errors import guarded, install_request_errors, report_callback_error
@@ -120,6 +121,7 @@ def create_app(
     install_request_errors(app)  # a malformed callback request is a 400, not a bare 500
     install_sign_in(app, data, sign_in)
     install_callback_checks(app)  # a request must match its callback exactly, and the person's scope
+    install_board_pack(app, data)  # /board-pack.pdf: the PDF of the view, through the same scope
     _register_router(app, data)
     _register_filters(app, data)
     charts: dict[str, Chart] = {}
@@ -196,6 +198,7 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
         Output(ids.FILTER_STATE, "data"),
         Output(ids.ACTIVE_FILTERS, "children"),
         Output(ids.FILTER_NOTICE, "children"),
+        Output(ids.BOARD_PACK, "href"),
         Input(ids.URL, "search"),
         Input(ids.PERIOD_PRESET, "value"),
         *[Input(FILTER_IDS[d], "value") for d in dims],
@@ -245,7 +248,8 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
             from_url = trigger in (None, ids.URL, ids.RESET_FILTERS)
             controls.append(wanted if from_url or sent != wanted else no_update)
         describe = "Showing " + describe_filters(state, data.labels(), span)
-        return [*controls, new_search, state.to_store(), describe, filter_notice(reading.notices)]
+        notice = filter_notice(reading.notices)
+        return [*controls, new_search, state.to_store(), describe, notice, pack_href(state)]
 
 
 def _check_dims() -> None:  # the filter bar offers exactly the filter dimensions

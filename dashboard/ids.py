@@ -16,6 +16,7 @@ AS_AT = "data-as-at"
 ACTIVE_FILTERS = "active-filters"
 GLOBAL_ERROR = "global-error"
 RESET_FILTERS = "reset-filters"
+BOARD_PACK = "board-pack"  # the Board pack (PDF) link of the view on screen
 FILTER_NOTICE = "filter-notice"  # what of a link or the controls was changed or left out, and why
 
 # Global filters (values mirror the query string; see dashboard.filters). The period is one of the
@@ -53,6 +54,8 @@ CHART_MESSAGE = "chart-message"
 CHART_SPEC = "chart-spec"  # dcc.Store: which chart and its parameters (never records)
 CHART_CSV = "chart-csv"
 CHART_PNG = "chart-png"
+CHART_SVG = "chart-svg"
+CHART_SIDECAR = "chart-sidecar"  # dcc.Download of the CSV's metadata sidecar
 CHART_DOWNLOAD = "chart-download"
 TILE = "tile"
 

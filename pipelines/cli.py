@@ -1,4 +1,4 @@
-"""The `rosc` command line: generate, load, query metrics and serve the dashboard.
+"""The `rosc` command line: generate, load, query metrics, write board packs and serve the dashboard.
 
 Each command is a thin shell over the same functions a notebook imports, so the command line,
 the notebooks and the dashboard give the same numbers.
@@ -392,6 +392,103 @@ def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> Non
     for what, count in result.left_out.items():
         click.echo(f"left out {count:>8,} {what}")
     click.echo(f"wrote contract extract (as_of {result.as_of}) to {out_dir}")
+
+
+#: The filters `rosc report` takes, as the dashboard's filter bar offers them (one value each, or all).
+REPORT_FILTERS = ("area", "provider", "programme", "setting", "substance_group", "sex", "age_band")
+
+
+def _report_filter_options(fn):
+    for dimension in reversed(REPORT_FILTERS):
+        fn = click.option(
+            f"--{dimension.replace('_', '-')}",
+            dimension,
+            multiple=True,
+            metavar="VALUE",
+            help=f"Only this {dimension.replace('_', ' ')} (its code, as in a dashboard link); default all.",
+        )(fn)
+    return fn
+
+
+def _month(text: str | None, option: str):
+    from dashboard.periods import Month
+
+    if text is None:
+        return None
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise click.UsageError(
+            f"{option} {text!r} is not a month: write it YYYY-MM, such as 2025-04"
+        ) from None
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--from", "first", help="First month of the period (YYYY-MM); default the dashboard's default.")
+@click.option("--to", "last", help="Last month of the period (YYYY-MM).")
+@_report_filter_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The PDF to write, e.g. pack.pdf.",
+)
+def report(db: Path, first: str | None, last: str | None, out: Path, **filters: tuple[str, ...]) -> None:
+    """Write the board pack (an A4 landscape PDF) of one dashboard view.
+
+    The period is one the dashboard answers: a month, a financial-year quarter, a financial year or
+    the 12 months ending with the last complete month (--from and --to as YYYY-MM); each filter is one
+    value or all. Anything else is refused (exit 2), never widened.
+    """
+    import time
+
+    from dashboard.filters import DIMENSION_LABELS, state_of
+    from dashboard.periods import DataSpan, Period
+    from dashboard.queries import DashboardData
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate
+    from report import PackRefused, write_pack
+
+    if (first is None) != (last is None):
+        raise click.UsageError("give both --from and --to (YYYY-MM), or neither for the dashboard's default")
+    many = [d for d, values in filters.items() if len(values) > 1]
+    if many:
+        names = ", ".join(f"--{d.replace('_', '-')}" for d in many)
+        raise click.UsageError(
+            f"{names} given more than once: a board pack is for one value of each filter or all of them "
+            "(programmes are compared side by side on its funnel plots)"
+        )
+    try:
+        data = DashboardData(db)
+    except (WarehouseNotFound, WarehouseOutOfDate) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        span = DataSpan.of(*data.dates())
+        period = span.default()
+        if first is not None:
+            start, end = _month(first, "--from"), _month(last, "--to")
+            if start > end:
+                raise click.UsageError(f"--from {first} is after --to {last}")
+            period = Period(start, end)
+        options = data.filter_options()
+        for dimension, values in filters.items():
+            known = {o["value"] for o in options[dimension]}
+            unknown = [v for v in values if v not in known]
+            if unknown:
+                label = DIMENSION_LABELS[dimension].lower()
+                raise click.UsageError(
+                    f"--{dimension.replace('_', '-')} {unknown[0]!r} is not a {label} of this warehouse "
+                    f"(its {label} codes: {', '.join(sorted(known))})"
+                )
+        state = state_of(period, **{d: list(v) for d, v in filters.items() if v})
+        started = time.perf_counter()
+        try:
+            write_pack(data, state, out)
+        except PackRefused as error:
+            raise click.UsageError(str(error)) from None
+    finally:
+        data.close()
+    click.echo(f"wrote the board pack to {out} ({time.perf_counter() - started:.1f} s)")
 
 
 @main.command()

@@ -108,6 +108,8 @@ CHARTS: dict[str, Chart] = {
         funnel_table,
         funnel_figure,
         controls=((ids.PROGRAMMES_INDICATOR, "value"),),
+        metric=DEFAULT_METRIC,
+        metric_control=ids.PROGRAMMES_INDICATOR,
         note="Each point is a programme; the lines are the 95% and 99.8% control limits "
         "(inverted Wilson) around the system value, the Overview's figure for the same period and "
         "filters (the pooled value of the programmes shown only where that is suppressed, as the "

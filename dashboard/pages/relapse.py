@@ -131,9 +131,7 @@ def layout(data: DashboardData, **_: Any) -> Any:
                 ],
                 className="relapse-definitions",
             ),
-            dbc.Row(
-                [chart_card(CHARTS["relapse_tests_by_programme"], width=6), representation[0]]
-            ),
+            dbc.Row([chart_card(CHARTS["relapse_tests_by_programme"], width=6), representation[0]]),
             dbc.Row(
                 [
                     chart_card(CHARTS["time_to_relapse_km"], controls=tests_control, width=6),

@@ -84,6 +84,7 @@ CHARTS: dict[str, Chart] = {
             "How episodes ended, by programme (discharges in the period)",
             exit_mix_table,
             exit_mix_figure,
+            metric="exit_reason_mix",
             note="Share of discharges in each outcome group, every group shown (empty ones as 0). "
             "Counts are perturbed (a shown 0 stands for 0 to 7); shares are of the perturbed totals.",
         ),

@@ -199,6 +199,7 @@ CHARTS: dict[str, Chart] = {
             "Attended contacts by who delivered them, by month",
             contacts_monthly_table,
             contacts_monthly_figure,
+            metric="peer_contact_share",
             note="Professionals by training (keyworkers, clinicians) and by experience (peers), "
             "last 24 months.",
         ),
@@ -207,6 +208,7 @@ CHARTS: dict[str, Chart] = {
             "Share of contact minutes delivered by peers, by month",
             minutes_trend_table,
             minutes_trend_figure,
+            metric="peer_minutes_share",
             note="With 95% interval; contacts with a recorded duration.",
         ),
         Chart(
@@ -214,6 +216,7 @@ CHARTS: dict[str, Chart] = {
             "Mix of professional and peer-led contacts, by programme",
             contacts_by_programme_table,
             contacts_by_programme_figure,
+            metric="peer_contact_share",
         ),
         by_category_chart(
             "peer_contact_share_by_setting",

@@ -1,0 +1,164 @@
+"""The headline indicators as the Overview's tiles and the board pack show them: each one's value, 95%
+interval, counts, change on the previous period and the SPC signal of its monthly series, computed once
+here for both presenters (`tile_summary`). A metric that needs follow-up after its period moves to the
+latest period of the same shape that has it (`tile_period`). Plain Python: no Dash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import charts as figures
+from dashboard.filters import FilterState
+from dashboard.periods import DataSpan, period_label
+from dashboard.queries import DashboardData
+from pipelines.stats import spc_signal
+
+HEADLINE_METRICS: tuple[str, ...] = (
+    "in_treatment",
+    "successful_completion",
+    "completion_no_representation",
+    "retention_12wk",
+    "early_unplanned_exit",
+    "waiting_over_3_weeks",
+    "peer_contact_share",
+    "deaths_in_treatment",
+)
+
+SIGNAL_TEXT = {
+    "improving": ("special cause: improving", "signal-improving"),
+    "concerning": ("special cause: concerning", "signal-concerning"),
+    "special_cause": ("special cause", "signal-neither"),
+    "common_cause": ("common cause variation", "signal-common"),
+}
+
+#: Follow-up days a metric needs after its period (docs/metrics.md); tiles shift such periods back.
+FOLLOW_UP_DAYS = {"completion_no_representation": 182}
+
+
+@dataclass(frozen=True)
+class TileSummary:
+    """Everything a tile shows, as text (plus the series for its sparkline)."""
+
+    metric: str
+    label: str
+    value: str
+    interval: str
+    counts: str
+    change: str
+    change_tone: str  # better, worse, neutral
+    signal: str
+    period_note: str
+    definition: str
+    #: Why the value is hidden, as the metric layer says it ("" when it is shown).
+    suppressed_reason: str = ""
+    #: The view the value is of: the chosen one, or the one a follow-up moved it to (None: not yet).
+    shown: FilterState | None = None
+
+
+def tile_period(metric: str, state: FilterState, span: DataSpan) -> tuple[FilterState | None, str]:
+    """The period a tile can show: the chosen one, or for a metric that needs follow-up after its
+    period, the latest period of the same shape that has that follow-up by as_of
+    (`dashboard.periods.DataSpan.followed_up`: a month for a month, a quarter for a quarter, a
+    financial year for a financial year or the rolling 12 months). None, with the note, when no period
+    in the data has it yet."""
+    days = FOLLOW_UP_DAYS.get(metric, 0)
+    if not days:
+        return state, ""
+    period = span.followed_up(state.period, days)
+    if period == state.period:
+        return state, ""
+    if period is None:
+        return None, f"needs {days} days of follow-up: no period in the data has it yet"
+    shifted = replace(state, start=period.start, end=period.end)
+    return shifted, f"{period_label(period, span)}: needs {days} days of follow-up"
+
+
+def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[TileSummary, Any, Any]:
+    """A tile's text, and the (series, xmr) of its sparkline."""
+    info = data.metric_info(metric)
+    span = DataSpan.of(*data.dates())
+    followed, note = tile_period(metric, state, span)
+    if followed is None:
+        return _not_yet(data, metric, state, note)
+    shown = followed
+    current = data.metric_for(metric, shown).iloc[0]
+    prev_start, prev_end = shown.previous_period()
+    first_date, _ = data.dates()
+    previous = None
+    if prev_start >= first_date:
+        previous = data.metric(metric, prev_start, prev_end, (), shown.metric_filters()).iloc[0]
+    series, chart = data.spc(metric, shown)
+    kind, unit = info.kind, info.unit if info.kind == "continuous" else ""
+
+    value = figures.format_value(current["value"], kind, unit)
+    interval = ""
+    if kind == "proportion" and not bool(current["suppressed"]):
+        interval = (
+            f"95% CI {figures.format_value(current['ci_low'], kind)} to "
+            f"{figures.format_value(current['ci_high'], kind)}"
+        )
+    if kind == "proportion":
+        counts = (
+            f"{figures.format_count(current['numerator'])} of {figures.format_count(current['denominator'])}"
+        )
+    else:
+        counts = "people" if metric == "in_treatment" else ""
+
+    change, tone = "no previous period in the data", "neutral"
+    if previous is not None:
+        cur, prev = current["value"], previous["value"]
+        if bool(current["suppressed"]) or bool(previous["suppressed"]):
+            change = "change not shown (suppressed)"
+        elif prev == prev and cur == cur:  # both present
+            diff = float(cur) - float(prev)
+            if kind == "proportion":
+                change = f"{diff * 100:+.1f} pts on previous period ({figures.format_value(prev, kind)})"
+            elif prev:
+                change = (
+                    f"{diff / float(prev):+.1%} on previous period ({figures.format_value(prev, kind, unit)})"
+                )
+            if info.direction and abs(diff) > 0:
+                tone = "better" if (diff > 0) == (info.direction == "up") else "worse"
+    summary = TileSummary(
+        metric=metric,
+        label=info.label,
+        value=value,
+        interval=interval,
+        counts=counts,
+        change=change,
+        change_tone=tone,
+        signal=spc_signal(chart),
+        period_note=note,
+        definition=info.definition,
+        suppressed_reason=_reason(current),
+        shown=shown,
+    )
+    return summary, series, chart
+
+
+def _reason(row: Any) -> str:
+    """The metric layer's reason a row is hidden, or "" when it is shown."""
+    if not bool(row.get("suppressed", False)):
+        return ""
+    reason = row.get("suppressed_reason")
+    return reason if isinstance(reason, str) and reason else "disclosure control"
+
+
+def _not_yet(data: DashboardData, metric: str, state: FilterState, note: str) -> tuple[TileSummary, Any, Any]:
+    """The tile of a metric no period of which has its follow-up yet: no value, the note says why."""
+    info = data.metric_info(metric)
+    series, chart = data.spc(metric, state)
+    summary = TileSummary(
+        metric=metric,
+        label=info.label,
+        value="not yet",
+        interval="",
+        counts="",
+        change="no period has its follow-up yet",
+        change_tone="neutral",
+        signal=spc_signal(chart),
+        period_note=note,
+        definition=info.definition,
+    )
+    return summary, series, chart
