@@ -6,11 +6,12 @@ latest period of the same shape that has it (`tile_period`). Plain Python: no Da
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import charts as figures
 from dashboard.filters import FilterState
-from dashboard.periods import DataSpan, period_label
+from dashboard.periods import DataSpan, format_day, period_label
 from dashboard.queries import DashboardData
 from pipelines.stats import spc_signal
 
@@ -31,6 +32,9 @@ SIGNAL_TEXT = {
     "special_cause": ("special cause", "signal-neither"),
     "common_cause": ("common cause variation", "signal-common"),
 }
+
+#: A tile's value when nobody is in its cohort (0 of 0): there is no rate, and none is hidden.
+NO_ONE = "no one in the cohort"
 
 #: Follow-up days a metric needs after its period (docs/metrics.md); tiles shift such periods back.
 FOLLOW_UP_DAYS = {"completion_no_representation": 182}
@@ -54,6 +58,27 @@ class TileSummary:
     suppressed_reason: str = ""
     #: The view the value is of: the chosen one, or the one a follow-up moved it to (None: not yet).
     shown: FilterState | None = None
+    #: Which part of the period the cohort covers when follow-up cuts it short ("" when it is whole).
+    cohort_note: str = ""
+
+
+def cohort_note(data: DashboardData, metric: str, shown: FilterState) -> str:
+    """What a tile's cohort covers when its period ends too near as_of for all of it to be followed up:
+    the metric's cohort keeps only the records with ``cohort_follow_up`` days by as_of (12-week
+    retention: starts with start_date + 84 ≤ as_of), so starts after as_of − 84 are not in it. "" when
+    the whole period is followed up or the metric has no such cut."""
+    from pipelines.metrics import describe_metric
+
+    cut = describe_metric(metric).get("cohort_follow_up")
+    if not cut:
+        return ""
+    what, days = str(cut[0]), int(cut[1])
+    last = data.as_of() - timedelta(days=days)
+    if shown.end <= last:
+        return ""
+    if last < shown.start:
+        return f"no {what} of the period have {days} days of follow-up yet"
+    return f"covers {what} to {format_day(last)} only: {days} days of follow-up needed"
 
 
 def tile_period(metric: str, state: FilterState, span: DataSpan) -> tuple[FilterState | None, str]:
@@ -92,6 +117,8 @@ def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[
     kind, unit = info.kind, info.unit if info.kind == "continuous" else ""
 
     value = figures.format_value(current["value"], kind, unit)
+    if not bool(current["suppressed"]) and current["value"] != current["value"]:
+        value = NO_ONE  # nobody in the cohort: no rate, not a hidden one
     interval = ""
     if kind == "proportion" and not bool(current["suppressed"]):
         interval = (
@@ -133,6 +160,7 @@ def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[
         definition=info.definition,
         suppressed_reason=_reason(current),
         shown=shown,
+        cohort_note=cohort_note(data, metric, shown),
     )
     return summary, series, chart
 

@@ -196,6 +196,7 @@ def _headline(
         period=period_label(state.period, span),
         period_note=summary.period_note,
         suppressed_reason=summary.suppressed_reason,
+        cohort_note=summary.cohort_note,
     )
     sentence = indicator_sentence(facts, spc, funnel.outcome if funnel else None)
     first, last = month_range(shown.end, SPC_MONTHS)[0], month_range(shown.end, SPC_MONTHS)[-1]

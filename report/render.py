@@ -158,7 +158,9 @@ def _summary(pack: BoardPack) -> str:
 def _note(summary: object) -> str:
     note = getattr(summary, "period_note", "")
     reason = getattr(summary, "suppressed_reason", "")
-    return note or (f"suppressed: {reason}" if reason else "")
+    cohort = getattr(summary, "cohort_note", "")
+    parts = [note or (f"suppressed: {reason}" if reason else ""), cohort]
+    return "; ".join(part for part in parts if part)
 
 
 def _headline(h: HeadlineSection, svg: str) -> str:

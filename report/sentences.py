@@ -160,6 +160,7 @@ class HeadlineFacts:
     period: str = ""
     period_note: str = ""
     suppressed_reason: str = ""
+    cohort_note: str = ""
 
 
 def indicator_sentence(facts: HeadlineFacts, spc: SpcOutcome, funnel: FunnelOutcome | None = None) -> str:
@@ -180,6 +181,8 @@ def indicator_sentence(facts: HeadlineFacts, spc: SpcOutcome, funnel: FunnelOutc
         head = f"{facts.label}: {facts.value}" + (f" ({details})" if details else "")
         if facts.period_note:
             head += f" (shown for {facts.period_note})"
+        if facts.cohort_note:
+            head += f" ({facts.cohort_note})"
     parts = [head, spc_phrase(spc)]
     if funnel is not None:
         parts.append(funnel_phrase(funnel))

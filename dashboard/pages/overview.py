@@ -57,6 +57,7 @@ def render_tile(summary: TileSummary, sparkline: Any) -> list:
         ),
         html.Span(signal_text, className=f"tile-signal {signal_class}"),
         html.Div(summary.period_note, className="tile-note") if summary.period_note else None,
+        html.Div(summary.cohort_note, className="tile-note") if summary.cohort_note else None,
     ]
 
 

@@ -53,3 +53,37 @@ def test_the_cohort_stops_exactly_the_stated_days_before_as_of(warehouse_path, n
             con, name, start, as_of, as_of=as_of + timedelta(days=days), suppress=False
         ).iloc[0]
         assert int(later["denominator"]) > to_last[1]
+
+
+def test_a_tile_cut_short_by_follow_up_says_which_starts_it_covers(data, state) -> None:
+    """Issue 12: `--to 2026-01-06` and `--to 2026-02-28` gave the same 810/995 with no word said. The tile
+    of the financial year now says it covers starts to as_of − 84 only, and its counts are exactly the
+    headline of the period cut there (computed apart, through the metric layer)."""
+    from dataclasses import replace
+
+    from dashboard.headlines import NO_ONE, tile_summary
+    from dashboard.pages.overview import render_tile
+    from dashboard.periods import format_day
+
+    as_of = data.as_of()
+    last = as_of - timedelta(days=84)
+    assert state.start <= last < state.end
+    for metric in ("retention_12wk", "early_unplanned_exit"):
+        tile, _, _ = tile_summary(data, metric, state)
+        assert tile.cohort_note == f"covers starts to {format_day(last)} only: 84 days of follow-up needed"
+        cut = compute_metric(data.warehouse, metric, state.start, last, as_of=as_of).iloc[0]
+        assert tile.counts == f"{int(cut['numerator']):,} of {int(cut['denominator']):,}"
+        assert tile.cohort_note in str(render_tile(tile, {}))
+    # A metric without the cut, and a period wholly followed up, say nothing.
+    assert tile_summary(data, "successful_completion", state)[0].cohort_note == ""
+    earlier = replace(
+        state,
+        start=state.start.replace(year=state.start.year - 1),
+        end=state.end.replace(year=state.end.year - 1),
+    )
+    assert tile_summary(data, "retention_12wk", earlier)[0].cohort_note == ""
+    # The last month: nobody followed up yet, said so, and no rate is called suppressed.
+    month = replace(state, start=as_of.replace(day=1), end=as_of)
+    tile, _, _ = tile_summary(data, "retention_12wk", month)
+    assert tile.cohort_note == "no starts of the period have 84 days of follow-up yet"
+    assert tile.value == NO_ONE and tile.suppressed_reason == ""

@@ -180,3 +180,16 @@ def test_a_value_with_no_follow_up_yet_and_a_moved_period_say_so() -> None:
         "Completion without re-presentation: 17.7% (289 of 1,634) (shown for financial year 2024-25: needs "
         "182 days of follow-up), common-cause variation."
     )
+
+
+def test_a_cohort_cut_short_by_follow_up_is_named_in_the_sentence() -> None:
+    cut = HeadlineFacts(
+        label="Retained in treatment at 12 weeks",
+        value="81.6%",
+        counts="725 of 889",
+        cohort_note="covers starts to 6 Jan 2026 only: 84 days of follow-up needed",
+    )
+    assert indicator_sentence(cut, outcome_of([*STEADY, 0.6], "up")) == (
+        "Retained in treatment at 12 weeks: 81.6% (725 of 889) (covers starts to 6 Jan 2026 only: 84 days "
+        "of follow-up needed), common-cause variation."
+    )
