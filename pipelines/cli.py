@@ -1,4 +1,4 @@
-"""The `rosc` command line: generate, load, query metrics and serve the dashboard.
+"""The `rosc` command line: generate, load, query metrics, compare fairly and serve the dashboard.
 
 Each command is a thin shell over the same functions a notebook imports, so the command line,
 the notebooks and the dashboard give the same numbers.
@@ -289,6 +289,13 @@ def _metric_parameter_options(fn):
     help="Show exact counts, including 1-4 (for analysts with record-level access); otherwise every "
     "count is perturbed (cell-key method) and small ones suppressed.",
 )
+@click.option(
+    "--adjust",
+    is_flag=True,
+    help="Compare programmes on case mix (retention_12wk, early_unplanned_exit, successful_completion, "
+    "representation_6m; needs --by programme): adds expected, ratio, ratio_ci_low, ratio_ci_high, "
+    "adjusted_value, significance and adjustment_note.",
+)
 @_metric_parameter_options
 def metric(
     name: str | None,
@@ -300,12 +307,15 @@ def metric(
     by: str,
     fmt: str,
     no_suppress: bool,
+    adjust: bool = False,
     **parameter_values: int | None,
 ) -> None:
     """Print metric NAME for a period, as CSV (default) or JSON.
 
     Metrics with parameters of their definition take them as options (relapse_tests, time_to_relapse:
     --grace-weeks, --run-length, --window-weeks); `--list` shows each metric's with their defaults.
+    With --adjust, a case-mix model that cannot be fitted leaves the model columns empty and the last
+    line (on stderr) says why.
     """
     from pipelines.metrics import available_metrics, compute_metric, describe_metric, get_metric
     from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
@@ -348,15 +358,133 @@ def metric(
             by=breakdown,
             suppress=not no_suppress,
             parameters=parameters or None,
+            adjust=adjust,
         )
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None
     finally:
         warehouse.close()
+    _print_table(table, fmt)
+    for warning in table.attrs.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _print_table(table, fmt: str) -> None:
+    """A result table on stdout, as CSV or as JSON records."""
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     else:
         click.echo(json.dumps(json.loads(table.to_json(orient="records", date_format="iso")), indent=2))
+
+
+#: The dimensions `rosc compare` filters by, each an option of its own (--programme, --age-band, ...).
+FILTER_OPTIONS: tuple[str, ...] = (
+    "programme",
+    "provider",
+    "area",
+    "setting",
+    "substance_group",
+    "sex",
+    "age_band",
+)
+
+
+def _filter_options(fn):
+    """One option per filter dimension; each may be repeated or comma-separated for several values."""
+    for dimension in reversed(FILTER_OPTIONS):
+        fn = click.option(
+            f"--{dimension.replace('_', '-')}",
+            dimension,
+            multiple=True,
+            help=f"Only records with this {dimension.replace('_', ' ')} (repeat, or separate with commas, "
+            "for several).",
+        )(fn)
+    return fn
+
+
+def _filters(values: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    chosen: dict[str, list[str]] = {}
+    for dimension, given in values.items():
+        parts = [part.strip() for text in given for part in text.split(",") if part.strip()]
+        if parts:
+            chosen[dimension] = parts
+    return chosen
+
+
+@main.group()
+def compare() -> None:
+    """Fair comparisons: outcomes with and without peer support on a landmark cohort."""
+
+
+@compare.command(name="peer-support")
+@click.option(
+    "--metric",
+    "metric_name",
+    type=click.Choice(["retention_12wk", "representation_6m"]),
+    required=True,
+    help="The outcome compared.",
+)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--from", "start", callback=_iso_date, required=True, help="First day of the period.")
+@click.option("--to", "end", callback=_iso_date, required=True, help="Last day of the period.")
+@click.option(
+    "--as-of", "as_of", callback=_iso_date, help="Extract date; default: latest date in the warehouse."
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--no-suppress",
+    is_flag=True,
+    help="Exact counts and unrounded estimates (for analysts with record-level access); otherwise the "
+    "counts are perturbed and small groups suppressed.",
+)
+@_filter_options
+def compare_peer_support_command(
+    metric_name: str,
+    db: Path,
+    start: date,
+    end: date,
+    as_of: date | None,
+    fmt: str,
+    no_suppress: bool,
+    **filter_values: tuple[str, ...],
+) -> None:
+    """Outcomes with and without peer support on the landmark cohort: one row per estimate.
+
+    Columns: estimate (crude | adjusted), exposed_n, unexposed_n, exposed_value, unexposed_value,
+    difference, ci_low, ci_high, method, then adjusted_for, suppressed, reason and notes. Crude: the
+    difference in shares with Newcombe's interval; adjusted: logistic regression on the case mix and
+    marginal standardisation. Observational: the lines on stderr say what the cohort, exposure and
+    outcome are, and the last says why an estimate has no number, if one has none.
+    """
+    from pipelines.metrics import COMPARISON_COLUMNS, compare_peer_support
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
+
+    try:
+        warehouse = open_warehouse(db)
+    except (WarehouseNotFound, WarehouseOutOfDate) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        table = compare_peer_support(
+            warehouse,
+            metric_name,
+            start,
+            end,
+            as_of=as_of,
+            filters=_filters(filter_values) or None,
+            suppress=not no_suppress,
+        )
+    except (KeyError, ValueError) as error:
+        raise click.ClickException(str(error.args[0] if error.args else error)) from None
+    finally:
+        warehouse.close()
+    _print_table(table[COMPARISON_COLUMNS], fmt)
+    attrs = table.attrs
+    click.echo(
+        f"observational: {attrs['cohort']}; exposed: {attrs['exposure']}; outcome: {attrs['outcome']}",
+        err=True,
+    )
+    for warning in attrs["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.group(name="import")
