@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipelines.metrics import available_metrics, compute_metric, extract_as_of, get_metric, metric_series
 from pipelines.metrics.query import build_metric_query
+from pipelines.metrics.registry import resolve_parameters
 from pipelines.stats import Z95
 from pipelines.warehouse import open_warehouse
 
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         end = as_of - timedelta(days=metric.needs_follow_up_days)
         start = end.replace(year=end.year - 1) + timedelta(days=1)
         query = build_metric_query(metric, BY)
-        params = query.parameters({"period_start": start, "period_end": end, "as_of": as_of, "z": Z95})
+        defaults = resolve_parameters(metric)  # its own parameters (relapse_tests), at their defaults
+        values = {"period_start": start, "period_end": end, "as_of": as_of, "z": Z95, **defaults}
+        params = query.parameters(values)
 
         result = compute_metric(warehouse, name, start, end, by=BY)
         api_time = _median_time(

@@ -3,7 +3,7 @@ trend lines, a programme against the system, and grouped bars (with and without 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,14 +111,18 @@ def mix_figure(
     horizontal: bool = True,
     percent: bool = True,
     total: str | None = None,
+    part_labels: Mapping[str, str] | None = None,
+    show_n: bool = True,
 ) -> go.Figure:
     """Stacked bars of the mix of ``part`` within each ``category`` (as shares when ``percent``).
 
     ``table`` is long: ``category, part, value`` and optionally ``suppressed`` and a ``total`` column
     (the category's published total). With a total, shares are of it and the suppressed part of each
     bar is drawn as a grey "suppressed" segment, so no hidden share looks like zero and the shown
-    shares are not inflated. Without one, a category with hidden cells is marked with "*" and its
-    hidden cells are named on hover; a category with every cell hidden is labelled "suppressed".
+    shares are not inflated, and (with ``show_n``) each bar's label carries its n. Without one, a
+    category with hidden cells is marked with "*" and its hidden cells are named on hover; a category
+    with every cell hidden is labelled "suppressed". Legend entries are ``part_labels`` of the part's
+    codes, listed in the order the segments are stacked (left to right, or bottom to top).
     """
     if table.empty:
         return empty_figure("No data for this period and filters")
@@ -135,6 +139,11 @@ def mix_figure(
     all_hidden = t.groupby(category, sort=False)["suppressed"].all().reindex(cats)
     starred = has_hidden & ~all_hidden if not total else pd.Series(False, index=cats)
     labels = [f"{c} *" if starred.get(c, False) else str(c) for c in cats]
+    if total and show_n:
+        labels = [
+            f"{lab} (n suppressed)" if is_missing(n) else f"{lab} (n={n:,.0f})"
+            for lab, n in zip(labels, totals, strict=True)
+        ]
     parts = list(order) if order else list(dict.fromkeys(t[part]))
     fig = go.Figure()
     placement = (
@@ -160,7 +169,7 @@ def mix_figure(
         # hatched "suppressed" segment or the "*" say it is hidden.
         fig.add_trace(
             go.Bar(
-                name=str(p),
+                name=(part_labels or {}).get(str(p), str(p)),
                 marker={"color": colour},
                 hovertext=hover,
                 hoverinfo="text",
@@ -202,7 +211,14 @@ def mix_figure(
     if starred.any():
         title = f"{title} (* includes suppressed cells)".strip()
     style(fig, title, height=max(300, 90 + 22 * len(cats)) if horizontal else 340)
-    fig.update_layout(barmode="stack", bargap=0.25)
+    # Plotly lists stacked bars' legend in reverse (to match a vertical stack read from the top); a
+    # horizontal stack is read left to right, so its legend runs in the same order, across the top.
+    legend = (
+        {"traceorder": "normal", "orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0}
+        if horizontal
+        else {"traceorder": "reversed"}
+    )
+    fig.update_layout(barmode="stack", bargap=0.25, legend=legend)
     axis = fig.update_xaxes if horizontal else fig.update_yaxes
     if percent:
         axis(tickformat=".0%", range=[0, 1])

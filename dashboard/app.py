@@ -47,11 +47,32 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dashboard")
 
 
+#: Paths people type or remember for a page, beside its own (compared without case, "_" read as "-").
+PAGE_ALIASES: dict[str, str] = {
+    "/overview": "/",
+    "/home": "/",
+    "/support": "/support-mix",
+    "/supportmix": "/support-mix",
+    "/peer-support": "/support-mix",
+    "/mix": "/support-mix",
+    "/programme": "/programmes",
+    "/funnel": "/programmes",
+    "/relapses": "/relapse",
+    "/data-quality": "/data",
+    "/quality": "/data",
+}
+
+
 def resolve_page(pathname: str | None) -> tuple[Any, dict[str, str]]:
-    """The page module for a path, and its path parameters (the programme id on a programme page)."""
+    """The page module for a path, and its path parameters (the programme id on a programme page).
+    Page paths are matched without case and with "_" read as "-", and common aliases resolve
+    (`PAGE_ALIASES`: /support is the Support mix page); a programme id is kept as written."""
     path = (pathname or "/").rstrip("/") or "/"
-    if path.startswith(programme.PATH.rstrip("/") + "/"):
-        return programme, {"programme_id": path.rsplit("/", 1)[-1]}
+    prefix = programme.PATH.rstrip("/") + "/"
+    if path.lower().startswith(prefix):
+        return programme, {"programme_id": path[len(prefix) :]}
+    path = path.lower().replace("_", "-")
+    path = PAGE_ALIASES.get(path, path)
     for page in NAV_PAGES:
         if path == page.PATH.rstrip("/") or (page.PATH == "/" and path == "/"):
             return page, {}

@@ -34,6 +34,7 @@ from dashboard.auth import check_programme, scoped_filters, scoped_options, scop
 from dashboard.filters import FilterState
 from dashboard.periods import DataSpan, Period, is_whole_months, month_end
 from pipelines.contract import OPTIONAL_TABLES, SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
+from pipelines.metrics.labels import CODE_LABELS, code_label, with_names
 from pipelines.metrics.registry import AGE_BANDS
 from pipelines.stats import xmr
 from pipelines.warehouse import Warehouse, file_identity, open_warehouse
@@ -190,19 +191,29 @@ class DashboardData:
                 "provider": options("provider_id", "provider_name"),
                 "programme": options("programme_id", "programme_name"),
                 "setting": [
-                    {"value": s, "label": s.replace("_", " ")}
+                    {"value": s, "label": code_label("setting", s)}
                     for s in sorted(programmes["setting"].dropna().unique())
                 ],
-                "substance_group": [{"value": s, "label": s.replace("_", " ")} for s in SUBSTANCE_GROUPS],
-                "sex": [{"value": s, "label": s} for s in SEXES],
-                "age_band": [{"value": s, "label": s} for s in AGE_BANDS],
+                "substance_group": [
+                    {"value": s, "label": code_label("substance_group", s)} for s in SUBSTANCE_GROUPS
+                ],
+                "sex": [{"value": s, "label": code_label("sex", s)} for s in SEXES],
+                "age_band": [{"value": s, "label": code_label("age_band", s)} for s in AGE_BANDS],
             }
 
         return scoped_options(self.cached(("options",), compute))  # type: ignore[arg-type]
 
     def labels(self) -> dict[str, dict[str, str]]:
-        """Value → label per dimension (programme id → programme name, ...)."""
-        return {d: {o["value"]: o["label"] for o in opts} for d, opts in self.filter_options().items()}
+        """Code → label per dimension, from `pipelines.metrics.labels` (the one place labels come from):
+        the filter dimensions' (programme id → programme name, ... as the signed-in person may see
+        them) and every other labelled dimension's (outcome group, peer support, delivered by, ...)."""
+        options = {d: {o["value"]: o["label"] for o in opts} for d, opts in self.filter_options().items()}
+        return {**{d: dict(codes) for d, codes in CODE_LABELS.items()}, **options}
+
+    def named(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with a ``<dimension>_name`` column of labels after each code column
+        (`pipelines.metrics.with_names`)."""
+        return with_names(table, labels=self.labels())
 
     def programme(self, programme_id: str) -> dict[str, str] | None:
         """The programme's name, setting, provider and area, or None if there is no such programme.
@@ -370,7 +381,7 @@ class DashboardData:
             )
             names = self.labels().get(by, {})
             mix = mix.rename(columns={by: "unit"})
-            mix.insert(1, "label", [names.get(str(u), str(u).replace("_", " ")) for u in mix["unit"]])
+            mix.insert(1, "label", [names.get(str(u), str(u)) for u in mix["unit"]])
             mix = mix.sort_values(["label", "outcome_group"], kind="stable").reset_index(drop=True)
             return mix[["unit", "label", "outcome_group", "count", "total", "share", "suppressed"]]
 

@@ -116,12 +116,7 @@ def km_chart(name: str, metric: str, title: str, by_control: str, survival_label
         return [choice] if choice and choice != "all" else []
 
     def table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
-        km = data.metric_for(metric, state, by=by(params))
-        dims = by(params)
-        if dims and dims[0] in ("programme", "provider", "area"):
-            names = data.labels().get(dims[0], {})
-            km.insert(1, f"{dims[0]}_name", km[dims[0]].map(lambda v: names.get(str(v), v)))
-        return km
+        return data.named(data.metric_for(metric, state, by=by(params)))
 
     def figure(data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]) -> go.Figure:
         dims = by(params)
@@ -154,11 +149,7 @@ def by_category_chart(
         return None
 
     def table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
-        t = data.metric_for(metric, state, by=[category], extra_filters=extra(params))
-        if category in ("programme", "provider", "area"):
-            names = data.labels().get(category, {})
-            t.insert(1, f"{category}_name", t[category].map(lambda v: names.get(str(v), v)))
-        return t
+        return data.named(data.metric_for(metric, state, by=[category], extra_filters=extra(params)))
 
     def figure(data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]) -> go.Figure:
         info = data.metric_info(metric)

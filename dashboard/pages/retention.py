@@ -16,6 +16,7 @@ from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import km_chart, km_split_control, spc_chart
 from dashboard.queries import DashboardData
+from pipelines.metrics.labels import CODE_LABELS
 
 PATH = "/retention"
 NAME = "Retention"
@@ -56,6 +57,7 @@ def exit_mix_figure(
         order=OUTCOME_ORDER,
         total="total",
         colours=OUTCOME_COLOURS,
+        part_labels=CODE_LABELS["outcome_group"],
     )
 
 

@@ -19,6 +19,7 @@ from dashboard.filters import FilterState
 from dashboard.pages.common import by_category_chart
 from dashboard.periods import DataSpan
 from dashboard.queries import DashboardData
+from pipelines.metrics.labels import CODE_LABELS
 
 PATH = "/support-mix"
 NAME = "Support mix"
@@ -80,6 +81,7 @@ def contacts_monthly_figure(
         value="contacts",
         order=("professional", "peer"),
         colours=DELIVERY_COLOURS,
+        part_labels=CODE_LABELS["delivered_by"],
         horizontal=False,
         percent=False,
     )
@@ -118,6 +120,7 @@ def contacts_by_programme_figure(
         value="contacts",
         order=("professional", "peer"),
         colours=DELIVERY_COLOURS,
+        part_labels=CODE_LABELS["delivered_by"],
     )
 
 

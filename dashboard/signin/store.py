@@ -64,6 +64,24 @@ class SessionRecord:
     last_seen: float
 
 
+def _set_wal(db: sqlite3.Connection, patience: float = 10.0) -> None:
+    """Put the file in write-ahead-log mode. Workers booting together race for the exclusive lock
+    this needs, and SQLite answers "database is locked" at once rather than through the busy
+    timeout while another connection holds or recovers the log; wait and try again, and give up
+    with the error only after `patience` seconds."""
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+
 class SignInStore:
     """The SQLite file of sessions and rate-limit counters (safe for many processes and threads)."""
 
@@ -98,7 +116,7 @@ class SignInStore:
         if db is None:
             # One connection per thread; WAL lets readers go on while one process writes.
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            _set_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         yield db

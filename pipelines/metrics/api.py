@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import itertools
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -381,13 +382,13 @@ def category_universe(
     filters: Mapping[str, Sequence[str]],
     start: date,
     end: date,
-) -> pd.DataFrame:
-    """Every combination of categories a shared breakdown by ``by`` shows, whether or not anyone falls in
-    it: the programmes the filters allow (with their provider, area and setting, as stg_programmes
-    holds them), each sex, age band, substance group and unit dimension's value the filters allow, and
-    each month or quarter of the period."""
+) -> list[tuple[object, ...]]:
+    """Every combination of categories (tuples in the order of ``by``) a shared breakdown by ``by``
+    shows, whether or not anyone falls in it: the programmes the filters allow (with their provider,
+    area and setting, as stg_programmes holds them), each sex, age band, substance group and unit
+    dimension's value the filters allow, and each month or quarter of the period."""
     structural = [d for d in by if d in STRUCTURAL_DIMENSIONS]
-    parts: list[pd.DataFrame] = []
+    axes: list[list[tuple[object, ...]]] = []
     if structural:
         where = [
             f"{_PROGRAMME_COLUMNS[d]} IN (SELECT unnest(${d}))" for d in STRUCTURAL_DIMENSIONS if d in filters
@@ -397,10 +398,10 @@ def category_universe(
             + ", ".join(f"{_PROGRAMME_COLUMNS[d]} AS {d}" for d in structural)
             + " FROM stg_programmes"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY ALL"
         )
         parameters = {d: list(filters[d]) for d in STRUCTURAL_DIMENSIONS if d in filters}
-        parts.append(cursor.execute(sql, parameters).df().astype(object))
+        axes.append(cursor.execute(sql, parameters).fetchall())
+    others = []
     for dimension in by:
         if dimension in structural:
             continue
@@ -408,11 +409,12 @@ def category_universe(
         if dimension in filters:
             wanted = set(filters[dimension])
             values = [v for v in values if v in wanted]
-        parts.append(pd.DataFrame({dimension: pd.Series(values, dtype=object)}))
-    universe = parts[0]
-    for part in parts[1:]:
-        universe = universe.merge(part, how="cross")
-    return universe[by]
+        axes.append([(v,) for v in values])
+        others.append(dimension)
+    order = [*structural, *others]
+    position = [order.index(d) for d in by]
+    combos = (sum(parts, ()) for parts in itertools.product(*axes))
+    return [tuple(combo[i] for i in position) for combo in combos]
 
 
 _PROGRAMME_COLUMNS = {
@@ -452,15 +454,22 @@ def every_category(
     (`category_universe`), so a shared table's rows are the same whoever is in them: a programme with
     nobody in the period shows as a row of zeros, as a programme whose 1–4 perturbs to 0 does, never
     as a missing row. A category the SQL returns outside the list is kept."""
-    universe = category_universe(cursor, by, filters, start, end)
-    keyed = counts.astype({d: object for d in by})
-    full = universe.merge(keyed, on=by, how="left", indicator=False)
-    extra = keyed.merge(universe, on=by, how="left", indicator=True)
-    extra = extra[extra["_merge"] == "left_only"].drop(columns="_merge")
-    full = pd.concat([full, extra], ignore_index=True) if len(extra) else full
-    for column in _COUNT_COLUMNS:
-        if column in counts:
-            full[column] = full[column].fillna(0).astype(counts[column].dtype)
+    wanted = category_universe(cursor, by, filters, start, end)
+    have = set(zip(*(counts[d].to_numpy(dtype=object) for d in by), strict=True))
+    missing = [combo for combo in wanted if combo not in have]
+    if not missing:  # the common case at any real size: every category has someone in it
+        return counts
+    zeros = pd.DataFrame(missing, columns=by, dtype=object)
+    for column in counts.columns:
+        if column in by:
+            continue
+        if column in _COUNT_COLUMNS:
+            zeros[column] = np.zeros(len(zeros), dtype=counts[column].dtype)
+        else:  # a mean, median or interval of nothing
+            zeros[column] = pd.Series(np.nan, index=zeros.index).astype(
+                counts[column].dtype if counts[column].dtype.kind == "f" else float
+            )
+    full = pd.concat([counts.astype({d: object for d in by}), zeros], ignore_index=True)
     # Ordered as the SQL orders its rows: by the breakdown columns, missing categories last.
     return full.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
 
@@ -1034,21 +1043,3 @@ def missing_tables(source: object, needs: Iterable[str]) -> list[str]:
     """The tables of `needs` the warehouse holds no rows of."""
     contents = warehouse_contents(source)
     return [table for table in needs if contents.get(table, 0) == 0]
-
-
-def dimension_labels(source: object, dimension: str) -> dict[str, str]:
-    """Display names of the codes of an id dimension (programme, provider, area); codes map to themselves
-    for the other dimensions."""
-    columns = {
-        "programme": ("programme_id", "programme_name"),
-        "provider": ("provider_id", "provider_name"),
-        "area": ("area_code", "area_name"),
-    }
-    if dimension not in columns:
-        validate_breakdown([dimension])
-        return {}
-    code, label = columns[dimension]
-    rows = (
-        _cursor(source).execute(f"SELECT DISTINCT {code}, {label} FROM stg_programmes ORDER BY 1").fetchall()
-    )
-    return {str(c): str(n) for c, n in rows}

@@ -117,9 +117,9 @@ def test_a_link_that_cannot_be_used_as_given_opens_with_a_notice(browser, server
         "Sex: the dashboard shows one sex at a time or all of them, so 'female' is shown and 'male' was "
         "left out.",
     ]
-    assert filter_line(browser) == "Showing Jun 2025 · Sex: female"
+    assert filter_line(browser) == "Showing Jun 2025 · Sex: Female"
     assert period_shown(browser) == "Jun 2025"
-    assert "female" in browser.find_element(By.ID, "filter-sex").text
+    assert browser.find_element(By.ID, "filter-sex").text == "Female"  # the label, not the code
     assert error_alerts(browser) == []  # a notice, not an error
     browser.save_screenshot(str(SCREENSHOTS / "period_notice.png"))
 
@@ -133,7 +133,7 @@ def test_a_link_that_cannot_be_used_as_given_opens_with_a_notice(browser, server
         "sex": ["female"],
     }
     wait_until(lambda: notice_items(browser) == [], 10, "the notice to go")
-    assert filter_line(browser) == "Showing Jun 2025 · Setting: community · Sex: female"
+    assert filter_line(browser) == "Showing Jun 2025 · Setting: Community · Sex: Female"
     # Choosing another setting replaces it: one value or all.
     choose(browser, "filter-setting", "prison")
     wait_until(lambda: "setting=prison" in browser.current_url, 15, "the URL to change")

@@ -70,7 +70,15 @@ def test_two_apps_live_in_one_process(warehouse_path: Path, app) -> None:
         ("/programmes", programmes, {}),
         ("/data", data_page, {}),
         ("/programmes/PG01", programme, {"programme_id": "PG01"}),
+        ("/Programmes/pg01", programme, {"programme_id": "pg01"}),  # the id as written
         ("/nowhere", None, {}),
+        # Aliases and spellings people type (issue 12: /support was "Page not found").
+        ("/support", support_mix, {}),
+        ("/Support_Mix/", support_mix, {}),
+        ("/overview", overview, {}),
+        ("/funnel", programmes, {}),
+        ("/data-quality", data_page, {}),
+        ("/RETENTION", retention, {}),
     ],
 )
 def test_routes(path: str, page, params) -> None:
@@ -114,7 +122,7 @@ def test_opening_a_link_sets_the_filters_and_the_store(app, client, data) -> Non
         "sex",
         "age_band",
     }  # the store holds filter values only
-    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Q4 2024-25 (Jan-Mar 2025) · Setting: prison"
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing Q4 2024-25 (Jan-Mar 2025) · Setting: Prison"
     assert out[ids.FILTER_NOTICE]["children"] is None  # everything in the link was used
 
 
@@ -193,7 +201,7 @@ def test_an_invalid_link_opens_with_a_notice_naming_each_problem(app, client) ->
         "'community' was left out.",
     ]
     assert out[ids.FILTER_NOTICE]["children"]["props"]["color"] == "warning"
-    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing financial year 2025-26 · Setting: prison"
+    assert out[ids.ACTIVE_FILTERS]["children"] == "Showing financial year 2025-26 · Setting: Prison"
     assert ids.URL not in out  # the address bar keeps the link as given, so the notice stays true of it
 
 

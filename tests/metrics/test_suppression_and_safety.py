@@ -321,4 +321,7 @@ def test_three_way_breakdown_and_labels(warehouse) -> None:
     assert frame.loc[frame["suppressed"], "numerator"].isna().all()
     assert dimension_labels(warehouse, "programme")["PG2"] == "Rehab"
     assert dimension_labels(warehouse, "area")["E08000035"] == "Leeds"
-    assert dimension_labels(warehouse, "sex") == {}
+    assert dimension_labels(warehouse, "sex")["unknown"] == "Not known"  # a fixed vocabulary's labels
+    assert dimension_labels(warehouse, "quarter") == {}  # its codes are its labels
+    with pytest.raises(ValueError):
+        dimension_labels(warehouse, "colour")

@@ -30,7 +30,8 @@ from dashboard.callback_requests import callback_body, find_callback
 from dashboard.filters import FILTER_DIMENSIONS, FilterState, default_state
 from dashboard.layout import FILTER_IDS
 from pipelines.metrics import available_metrics, compute_metric
-from pipelines.metrics.api import dimension_labels, metric_sql
+from pipelines.metrics.api import metric_sql
+from pipelines.metrics.labels import dimension_labels
 from pipelines.metrics.query import validate_breakdown, validate_filters
 from pipelines.metrics.registry import DIMENSIONS, STATIC_DIMENSIONS, TIME_DIMENSIONS, get_metric
 
@@ -638,10 +639,6 @@ REVIEWED: dict[str, dict[str, str]] = {
     "pipelines/metrics/api.py::warehouse_contents": {
         "table": "contract table name (TABLE_ORDER)",
         "selects": "counts of the contract tables (TABLE_ORDER)",
-    },
-    "pipelines/metrics/api.py::dimension_labels": {
-        "code": "from the literal `columns` mapping (other dimensions are validated and return early)",
-        "label": "from the literal `columns` mapping",
     },
     "pipelines/metrics/query.py::_filter_clause": {
         "dimension": "validated against DIMENSIONS by every caller; the values go in $filter_<dimension>",

@@ -412,3 +412,34 @@ def test_a_refusal_is_one_log_line_whatever_the_request_holds(
     line = records[0].getMessage()
     assert "\n" not in line and line.startswith("refused 400 to everyone (sign-in off) from 127.0.0.1")
     assert "x\\nrefused 200 to admin" in line
+
+
+def _open_store_and_write(path: str, start: float, n: int) -> str:
+    """One booting worker: wait for the common start, open the store, save a session."""
+    import time as _time
+
+    while _time.time() < start:
+        pass
+    try:
+        store = SignInStore(path, "k" * 40, timedelta(minutes=30), timedelta(hours=8))
+        store.save(f"sid-{n}", {"user": n}, _time.time(), f"u{n}", f"user{n}")
+        return "ok"
+    except Exception as error:  # noqa: BLE001 - the test reports what a worker saw
+        return f"{type(error).__name__}: {error}"
+
+
+def test_workers_opening_a_new_store_together_all_boot(tmp_path: Path) -> None:
+    """Gunicorn starts its workers at once; each opens the sign-in store and puts it in WAL mode.
+    SQLite answers "database is locked" at once to the losers of that race (CI once saw a worker
+    fail to boot); every worker must open it, and every session be kept."""
+    import multiprocessing
+    import time as _time
+
+    for attempt in range(20):
+        path = str(tmp_path / f"sessions{attempt}.sqlite")
+        start = _time.time() + 0.2
+        with multiprocessing.get_context("fork").Pool(8) as pool:
+            results = pool.starmap(_open_store_and_write, [(path, start, n) for n in range(8)])
+        assert results == ["ok"] * 8, results
+        store = SignInStore(path, "k" * 40, timedelta(minutes=30), timedelta(hours=8))
+        assert all(store.load(f"sid-{n}") is not None for n in range(8))
