@@ -552,12 +552,17 @@ def _demo_extract(out_dir: Path) -> Path:
     """The demo extract in ``out_dir``, generated first when it is missing or was made with other settings
     or another contract version."""
     from pipelines.contract import CONTRACT_VERSION
-    from pipelines.generate import generate_extract
+    from pipelines.generate import RELEASE_PEOPLE_SHARE, generate_extract
 
     marker = out_dir / "extract.json"
     if marker.exists():
         made = json.loads(marker.read_text(encoding="utf-8"))
-        wanted = {"people": DEMO_PEOPLE, "seed": DEMO_SEED, "contract_version": CONTRACT_VERSION}
+        wanted = {
+            "people": DEMO_PEOPLE,
+            "seed": DEMO_SEED,
+            "contract_version": CONTRACT_VERSION,
+            "prison_release_people": int(round(RELEASE_PEOPLE_SHARE * DEMO_PEOPLE)),
+        }
         if all(made.get(k) == v for k, v in wanted.items()):
             return out_dir
     click.echo(f"generating the demo system ({DEMO_PEOPLE:,} people, seed {DEMO_SEED}) into {out_dir} (once)")
