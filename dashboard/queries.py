@@ -16,6 +16,7 @@ new load (an atomic file swap) is never served stale.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -95,6 +96,13 @@ class _LRU:
 
 def _frozen_filters(filters: dict[str, Sequence[str]] | None) -> tuple:
     return tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items()))
+
+
+def _copy_with_attrs(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy a caller may change without touching the cache (``attrs`` deep-copied too)."""
+    out = table.copy()
+    out.attrs = copy.deepcopy(table.attrs)
+    return out
 
 
 def month_range(end: date, months: int) -> list[str]:
@@ -259,13 +267,17 @@ class DashboardData:
         end: date,
         by: Sequence[str] = (),
         filters: dict[str, Sequence[str]] | None = None,
+        *,
+        adjust: bool = False,
     ) -> pd.DataFrame:
-        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached."""
+        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached.
+        ``adjust`` (by programme, for `pipelines.metrics.ADJUSTABLE_METRICS`) adds the case-mix columns
+        (expected, ratio and its interval, adjusted_value, significance) and ``attrs["warnings"]``."""
         from pipelines.metrics import compute_metric
 
         self.check_view(start, end, filters)
         filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
-        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters))
+        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters), adjust)
 
         def compute() -> pd.DataFrame:
             t0 = time.perf_counter()
@@ -278,11 +290,12 @@ class DashboardData:
                 filters={k: list(v) for k, v in (filters or {}).items()} or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
+                adjust=adjust,
             )
             log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
             return table
 
-        return scoped_rows(self.cached(key, compute).copy(), by)  # type: ignore[union-attr]
+        return scoped_rows(_copy_with_attrs(self.cached(key, compute)), by)  # type: ignore[arg-type]
 
     def metric_for(
         self,
@@ -290,10 +303,12 @@ class DashboardData:
         state: FilterState,
         by: Sequence[str] = (),
         extra_filters: dict[str, Sequence[str]] | None = None,
+        *,
+        adjust: bool = False,
     ) -> pd.DataFrame:
         filters = state.metric_filters()
         filters.update(extra_filters or {})
-        return self.metric(name, state.start, state.end, by, filters)
+        return self.metric(name, state.start, state.end, by, filters, adjust=adjust)
 
     def monthly(
         self,
@@ -351,6 +366,41 @@ class DashboardData:
         info = self.metric_info(name)
         chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
         return series, chart
+
+    # -- fair comparisons (issue 13) ----------------------------------------------------------------
+
+    def peer_comparison(
+        self, metric: str, start: date, end: date, filters: dict[str, Sequence[str]] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Peer support and ``metric``'s outcome on its landmark cohort (METRICS.md v2), as shared:
+        ``comparison`` (`pipelines.metrics.compare_peer_support`: the crude and the case-mix-adjusted
+        difference with 95% intervals), ``dose`` (`peer_support_dose`) and, for representation_6m,
+        ``timing`` (`peer_support_timing`). Counts perturbed and small groups suppressed by the metric
+        layer (threshold 5), cached; the view is checked (`check_view`) and scoped to the signed-in
+        person's programmes like every other. Each table keeps the metric layer's ``attrs`` (cohort,
+        exposure, outcome, covariates, warnings)."""
+        from pipelines.metrics import compare_peer_support, peer_support_dose, peer_support_timing
+
+        self.check_view(start, end, filters)
+        filters = scoped_filters(filters)  # the signed-in person's access (dashboard.auth)
+        key = ("peer_comparison", metric, start, end, _frozen_filters(filters))
+
+        def compute() -> dict[str, pd.DataFrame]:
+            shared = {
+                "filters": {k: list(v) for k, v in (filters or {}).items()} or None,
+                "suppress": True,
+                "threshold": SUPPRESSION_THRESHOLD,
+            }
+            tables = {
+                "comparison": compare_peer_support(self.warehouse, metric, start, end, **shared),
+                "dose": peer_support_dose(self.warehouse, metric, start, end, **shared),
+            }
+            if metric == "representation_6m":
+                tables["timing"] = peer_support_timing(self.warehouse, metric, start, end, **shared)
+            return tables
+
+        cached: dict[str, pd.DataFrame] = self.cached(key, compute)  # type: ignore[assignment]
+        return {name: _copy_with_attrs(table) for name, table in cached.items()}
 
     # -- distributions ------------------------------------------------------------------------------
 

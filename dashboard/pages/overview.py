@@ -35,6 +35,7 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "waiting_over_3_weeks",
     "peer_contact_share",
     "deaths_in_treatment",
+    "continuity_of_care",
 )
 
 SIGNAL_TEXT = {
@@ -45,7 +46,7 @@ SIGNAL_TEXT = {
 }
 
 #: Follow-up days a metric needs after its period (METRICS.md); tiles shift such periods back.
-FOLLOW_UP_DAYS = {"completion_no_representation": 182}
+FOLLOW_UP_DAYS = {"completion_no_representation": 182, "continuity_of_care": 21}
 
 
 @dataclass(frozen=True)
