@@ -12,6 +12,7 @@ from charts.style import (
     IMPROVEMENT,
     LIMIT,
     NEITHER,
+    OKABE_ITO,
     SUPPRESSED,
     empty_figure,
     hover_lines,
@@ -46,10 +47,13 @@ def funnel_figure(
     direction: str | None = None,
     label_col: str = "label",
     id_col: str = "programme",
+    reference: tuple[float, str, str] | None = None,
 ) -> go.Figure:
     """A funnel plot: each unit's proportion against its denominator, with the pooled target and the
     95% and 99.8% control limits (inverted Wilson). Units outside a limit are coloured better/worse
     when the metric has a direction. ``customdata`` carries the unit id, for click-through.
+    ``reference`` (value, legend label, hover text), e.g. England's published value, is drawn as a
+    dash-dot line: a reference only, the limits stay around the target.
 
     ``units`` has ``id_col``, ``label_col``, ``numerator, denominator, value, ci_low, ci_high,
     suppressed, significance``; ``curve`` is `pipelines.stats.funnel_curve` output.
@@ -93,6 +97,19 @@ def funnel_figure(
             hoverinfo="skip",
         )
     )
+    if reference is not None:
+        value, label, note = reference
+        fig.add_trace(
+            go.Scatter(
+                x=[n.min(), n.max()],
+                y=[value, value],
+                mode="lines",
+                name=label,
+                line={"color": OKABE_ITO["bluish_green"], "width": 1.5, "dash": "dashdot"},
+                hovertext=[note, note],
+                hoverinfo="text",
+            )
+        )
     colours = [significance_colour(s, direction) for s in shown["significance"]]
     hover = [
         hover_lines(r, "proportion", str(r[label_col]))

@@ -125,10 +125,21 @@ class ViewRefused(ValueError):
 class DashboardData:
     """The dashboard's read-only view of one warehouse file."""
 
-    def __init__(self, db_path: str | os.PathLike[str], cache_size: int = 512) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        cache_size: int = 512,
+        benchmarks: str | os.PathLike[str] | None = None,
+    ) -> None:
+        from pipelines.benchmarks import load_benchmarks
+        from pipelines.metrics import available_metrics
+
         self.path = Path(db_path)
         self.warehouse: Warehouse = open_warehouse(self.path)  # raises WarehouseNotFound
         self._cache = _LRU(cache_size)
+        # England's published values (the shipped file, or ``benchmarks``): checked now, so a bad file
+        # stops the app at start-up with the file, line and column of the problem.
+        self.benchmarks = load_benchmarks(benchmarks, known_indicators=available_metrics())
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -368,6 +379,18 @@ class DashboardData:
         return series, chart
 
     # -- fair comparisons (issue 13) ----------------------------------------------------------------
+
+    def benchmark(self, metric: str, state: FilterState) -> dict[str, object] | None:
+        """England's published value to show beside ``metric`` for the view, or None: the latest row
+        of the benchmarks file whose definition matches or is close to ours
+        (`pipelines.benchmarks.reference_benchmark`), for the substance group the view is filtered to
+        (else ``all``). None under a sex or age-band filter: England's value is for all adults."""
+        from pipelines.benchmarks import reference_benchmark
+
+        if state.sex or state.age_band:
+            return None
+        population = state.substance_group[0] if len(state.substance_group) == 1 else "all"
+        return reference_benchmark(self.benchmarks, metric, population)
 
     def peer_comparison(
         self, metric: str, start: date, end: date, filters: dict[str, Sequence[str]] | None = None

@@ -527,14 +527,23 @@ def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> Non
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8050, show_default=True)
 @click.option("--debug", is_flag=True, help="Dash debug mode (reloader and error pop-ups).")
-def serve(db: Path, host: str, port: int, debug: bool) -> None:
-    """Serve the dashboard, reading the warehouse read-only."""
+@click.option(
+    "--benchmarks",
+    "benchmarks_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Benchmarks CSV to show instead of the shipped England values (format: pipelines.benchmarks).",
+)
+def serve(db: Path, host: str, port: int, debug: bool, benchmarks_file: Path | None) -> None:
+    """Serve the dashboard, reading the warehouse read-only. Tiles and the funnel show England's
+    published value as a reference where its definition matches or is close to ours."""
     from dashboard.app import create_app
+    from pipelines.benchmarks import BenchmarkFileError
     from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate
 
     try:
-        app = create_app(db)
-    except (WarehouseNotFound, WarehouseOutOfDate) as error:
+        app = create_app(db, benchmarks=benchmarks_file)
+    except (WarehouseNotFound, WarehouseOutOfDate, BenchmarkFileError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"dashboard on http://{host}:{port}  (warehouse {db}, Ctrl-C to stop)")
     app.run(host=host, port=port, debug=debug)

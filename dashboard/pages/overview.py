@@ -63,6 +63,10 @@ class TileSummary:
     signal: str
     period_note: str
     definition: str
+    #: England's published value for the view ("England 53% (2023-24)"), or "" (`DashboardData.benchmark`)
+    benchmark: str = ""
+    #: How England's definition compares with ours, and the source (the benchmark's hover text).
+    benchmark_note: str = ""
 
 
 def tile_period(metric: str, state: FilterState, span: DataSpan) -> tuple[FilterState | None, str]:
@@ -140,8 +144,23 @@ def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[
         signal=spc_signal(chart),
         period_note=note,
         definition=info.definition,
+        **benchmark_text(data, metric, shown),
     )
     return summary, series, chart
+
+
+def benchmark_text(data: DashboardData, metric: str, state: FilterState) -> dict[str, str]:
+    """A tile's England line and its hover: the value and its period, then how the definition compares
+    and the source with its address; nothing when there is no benchmark to show."""
+    from pipelines.benchmarks import period_text, value_text
+
+    row = data.benchmark(metric, state)
+    if row is None:
+        return {}
+    return {
+        "benchmark": f"England {value_text(row)} ({period_text(row)})",
+        "benchmark_note": f"{row['definition_note']} Source: {row['source']} {row['url']}",
+    }
 
 
 def _not_yet(data: DashboardData, metric: str, state: FilterState, note: str) -> tuple[TileSummary, Any, Any]:
@@ -179,6 +198,9 @@ def render_tile(summary: TileSummary, sparkline: Any) -> list:
         ),
         html.Div(summary.interval, className="tile-interval"),
         html.Div(summary.counts, className="tile-counts"),
+        html.Div(summary.benchmark, className="tile-benchmark small", title=summary.benchmark_note)
+        if summary.benchmark
+        else None,
         html.Div(summary.change, className=f"tile-change tone-{summary.change_tone}"),
         dcc.Graph(
             figure=sparkline,

@@ -5,6 +5,7 @@ intervals and significance; a programme opens its own page."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -106,7 +107,14 @@ def funnel_figure(
     n = shown["denominator"].astype(float)
     curve = funnel_curve(target, max(1.0, n.min() * 0.8), n.max() * 1.2)
     figure = figures.funnel_figure(
-        t, curve, target, "", direction=info.direction, label_col="programme_name", id_col="programme"
+        t,
+        curve,
+        target,
+        "",
+        direction=info.direction,
+        label_col="programme_name",
+        id_col="programme",
+        reference=england_reference(data, metric, state),
     )
     if (params.get(ids.PROGRAMMES_COMPARISON) == "adjusted") and metric not in ADJUSTABLE_METRICS:
         figure.add_annotation(
@@ -122,6 +130,19 @@ def funnel_figure(
             font={"size": 11, "color": figures.SUPPRESSED},
         )
     return figure
+
+
+def england_reference(data: DashboardData, metric: str, state: FilterState) -> tuple[float, str, str] | None:
+    """England's published value as the crude funnel's reference line: (value, "England 46% (2024-25)",
+    hover with how the definition compares and the source), or None (`DashboardData.benchmark`)."""
+    from pipelines.benchmarks import period_text, value_text
+
+    row = data.benchmark(metric, state)
+    if row is None:
+        return None
+    label = f"England {value_text(row)} ({period_text(row)})"
+    hover = f"<b>{label}</b><br>{row['definition_note']}<br>{row['source']}"
+    return float(row["value"]), label, "<br>".join(textwrap.wrap(hover, 90, break_on_hyphens=False))
 
 
 def adjustment_warning(t: pd.DataFrame) -> str:

@@ -215,3 +215,61 @@ def test_continuity_of_care_has_a_tile_and_a_retention_chart(data: DashboardData
     assert merged["numerator"].astype(object).equals(merged["numerator_layer"].astype(object))
     assert merged["denominator"].astype(object).equals(merged["denominator_layer"].astype(object))
     assert table["denominator"].fillna(0).sum() > 0  # the generator's releases reach the chart
+
+
+# -- England as a benchmark ---------------------------------------------------------------------------
+
+
+def test_tiles_show_england_where_the_definition_is_close(data: DashboardData, state: FilterState) -> None:
+    summary, _, _ = overview.tile_summary(data, "successful_completion", state)
+    assert summary.benchmark == "England 46% (2024-25)"
+    assert summary.benchmark_note.startswith("Close: OHID counts the 152,067 people")
+    assert "https://www.gov.uk/" in summary.benchmark_note
+    assert "England 46% (2024-25)" in str(overview.render_tile(summary, figures.empty_figure("")))
+    continuity, _, _ = overview.tile_summary(data, "continuity_of_care", state)
+    assert continuity.benchmark == "England 53% (2023-24)"
+    retained, _, _ = overview.tile_summary(data, "retention_12wk", state)
+    assert retained.benchmark == ""  # no England value with our definition
+    from dataclasses import replace
+
+    women = replace(state, sex=("female",))
+    assert data.benchmark("successful_completion", women) is None  # England's value is for all adults
+
+
+def test_a_benchmarks_file_replaces_englands_and_the_funnel_draws_it(
+    warehouse_path: Path, state: FilterState, tmp_path: Path
+) -> None:
+    from pipelines.benchmarks import BENCHMARK_COLUMNS
+
+    path = tmp_path / "local.csv"
+    path.write_text(
+        ",".join(BENCHMARK_COLUMNS)
+        + "\nsuccessful_completion,all,2024-04-01..2025-03-31,0.41,,,,,matches,Our region,https://example.org/r\n"
+        + "retention_12wk,all,2024-04-01..2025-03-31,0.7,,,,,differs: six months,Other,https://example.org/o\n",
+        encoding="utf-8",
+    )
+    local = DashboardData(warehouse_path, benchmarks=path)
+    try:
+        params = {ids.PROGRAMMES_INDICATOR: "successful_completion"}
+        fig = programmes.funnel_figure(local, programmes.funnel_table(local, state, params), state, params)
+        line = next(t for t in fig.data if str(t.name).startswith("England"))
+        assert line.name == "England 41% (2024-25)" and list(line.y) == [0.41, 0.41]
+        assert "matches" in line.hovertext[0] and "Our region" in line.hovertext[0]
+        params = {ids.PROGRAMMES_INDICATOR: "retention_12wk"}
+        fig = programmes.funnel_figure(local, programmes.funnel_table(local, state, params), state, params)
+        assert not any(str(t.name).startswith("England") for t in fig.data)  # its definition differs
+        assert local.benchmark("deaths_in_treatment", state) is None  # the shipped file is replaced
+    finally:
+        local.close()
+
+
+def test_rosc_serve_refuses_a_bad_benchmarks_file(warehouse_path: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pipelines.cli import main
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("indicator,population\nretention_12wk,all\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["serve", "--db", str(warehouse_path), "--benchmarks", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}, line 1" in result.output
