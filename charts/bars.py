@@ -246,6 +246,7 @@ def trend_lines_figure(
     fig = go.Figure()
     groups = [None] if not group else list(dict.fromkeys(table[group]))
     suppressed_x: list = []
+    suppressed_why: list = []
     for i, g in enumerate(groups):
         part = table if g is None else table[table[group] == g]
         xs = part[x].astype(str)
@@ -297,7 +298,9 @@ def trend_lines_figure(
             )
         )
         suppressed_x.extend(xs[sup.to_numpy()])
-    suppressed_marks(fig, list(dict.fromkeys(suppressed_x)))
+        why = part["suppressed_reason"] if "suppressed_reason" in part else pd.Series(None, index=part.index)
+        suppressed_why.extend(why.to_numpy()[sup.to_numpy()])
+    suppressed_marks(fig, suppressed_x, suppressed_why)
     style(fig, title, kind=kind)
     fig.update_xaxes(type="category", tickangle=-45, nticks=13)
     if group is None:

@@ -47,9 +47,11 @@ def funnel_figure(
     direction: str | None = None,
     label_col: str = "label",
     id_col: str = "programme",
+    target_label: str = "system value",
     reference: tuple[float, str, str] | None = None,
 ) -> go.Figure:
-    """A funnel plot: each unit's proportion against its denominator, with the pooled target and the
+    """A funnel plot: each unit's proportion against its denominator, with the target (named in the
+    legend by ``target_label``, e.g. "system value (as on the Overview)") and the
     95% and 99.8% control limits (inverted Wilson). Units outside a limit are coloured better/worse
     when the metric has a direction. ``customdata`` carries the unit id, for click-through.
     ``reference`` (value, legend label, hover text), e.g. England's published value, is drawn as a
@@ -92,7 +94,7 @@ def funnel_figure(
             x=[n.min(), n.max()],
             y=[target, target],
             mode="lines",
-            name=f"system value {target:.1%}",
+            name=f"{target_label}: {target:.1%}",
             line={"color": "#222", "width": 1.2},
             hoverinfo="skip",
         )

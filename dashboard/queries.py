@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,16 @@ import pandas as pd
 
 from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
 from dashboard.filters import FilterState
-from dashboard.periods import DataSpan, Period, is_whole_months, month_end
+from dashboard.periods import (
+    DataSpan,
+    Month,
+    Period,
+    financial_quarter,
+    financial_year_name,
+    financial_year_of,
+    is_whole_months,
+    month_end,
+)
 from pipelines.contract import OPTIONAL_TABLES, SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
 from pipelines.metrics.labels import CODE_LABELS, code_label, with_names
 from pipelines.metrics.registry import AGE_BANDS
@@ -361,6 +370,45 @@ class DashboardData:
             threshold=SUPPRESSION_THRESHOLD,
         )
 
+    def quarterly(
+        self,
+        name: str,
+        state: FilterState,
+        quarters: int = SPC_MONTHS // 3,
+        extra_filters: dict[str, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        """The metric financial-year quarter by quarter: the ``quarters`` complete quarters ending with
+        the one holding the period's last month, each the headline of that quarter as its own period (a
+        view the dashboard answers), with a ``period`` column ('2025-26 Q1'). Quarters before the data's
+        first month, or without the follow-up the metric needs by as_of, are left out."""
+        from pipelines.metrics import describe_metric
+
+        follow_up = int(describe_metric(name).get("needs_follow_up_days") or 0)
+        first, as_of = self.dates()
+        year = financial_year_of(Month.of(state.end))
+        quarter = (Month.of(state.end).month - 4) % 12 // 3 + 1
+        periods = []
+        while len(periods) < quarters:
+            periods.append((year, quarter))
+            year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+        rows = []
+        for year, quarter in reversed(periods):
+            period = financial_quarter(year, quarter)
+            if (
+                period.start < first.replace(day=1)
+                or period.end > as_of
+                or (follow_up and period.end + timedelta(days=follow_up) > as_of)
+            ):
+                continue
+            row = self.metric(
+                name, period.start, period.end, (), {**state.metric_filters(), **(extra_filters or {})}
+            )
+            rows.append(row.assign(period=f"{financial_year_name(year)} Q{quarter}"))
+        if not rows:
+            return pd.DataFrame(columns=["period", "numerator", "denominator", "value", "suppressed"])
+        table = pd.concat(rows, ignore_index=True)
+        return table[["period", *[c for c in table.columns if c != "period"]]]
+
     def spc(
         self,
         name: str,
@@ -429,8 +477,8 @@ class DashboardData:
 
     def exit_mix(self, state: FilterState, by: str = "programme") -> pd.DataFrame:
         """How episodes discharged in the period ended, by ``by`` and outcome group: the metric layer's
-        ``exit_reason_mix`` through `pipelines.metrics.compute_mix` (full grid, primary and secondary
-        suppression with each unit's total treated as published; totals suppressed by the same rule).
+        ``exit_reason_mix`` through `pipelines.metrics.compute_mix` (full grid, every count and total
+        perturbed; a row is hidden only for its own perturbed counts, as everywhere).
         Columns: unit, label, outcome_group, count, total, share, suppressed."""
         if by not in ("programme", "setting", "substance_group"):
             raise ValueError(by)

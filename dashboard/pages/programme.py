@@ -7,6 +7,7 @@ same global filters, so "system" means everyone the filters select.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -18,11 +19,13 @@ import charts as figures
 from dashboard import auth, ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
-from dashboard.pages.common import spc_from_table, spc_table
+from dashboard.pages.common import SPC_COLUMNS, spc_from_table, spc_table
 from dashboard.pages.programmes import CASE_MIX_WORDS, FUNNEL_METRICS
 from dashboard.pages.support_mix import contacts_monthly_figure, split_by_delivery
+from dashboard.periods import financial_quarter, month_end
 from dashboard.queries import DashboardData
 from pipelines.metrics import ADJUSTABLE_METRICS
+from pipelines.stats import xmr
 
 PATH = "/programmes/"  # followed by the programme id
 NAME = "Programme"
@@ -150,19 +153,87 @@ def case_mix_figure(
     return figure
 
 
+#: The grains a programme's trend may use, finest first. A rolling quarter is not offered: it is a free
+#: run of three months, a view the disclosure control refuses (overlapping windows would give many
+#: noisy copies of one month), so the next grain after the month is the financial-year quarter.
+GRAINS = ("month", "quarter")
+
+
+def shown_share(series: pd.DataFrame, as_of: date, follow_up_days: int) -> tuple[int, int]:
+    """(points with a value shown, points that could have one): a point is shown when it is not
+    suppressed and has a value; a point whose cohort cannot be followed up by as_of yet (its period
+    ends less than ``follow_up_days`` before as_of) is left out of both, as it is empty by definition."""
+    ends = [_period_end(str(p)) for p in series["period"]]
+    eligible = [end + timedelta(days=follow_up_days) <= as_of for end in ends]
+    shown = ~series["suppressed"].astype(bool).to_numpy() & series["value"].notna().to_numpy()
+    return int((shown & eligible).sum()), int(sum(eligible))
+
+
+def _period_end(label: str) -> date:
+    if " Q" in label:  # '2025-26 Q3'
+        year, quarter = int(label[:4]), int(label[-1])
+        return financial_quarter(year, quarter).end
+    return month_end(date.fromisoformat(label + "-01"))
+
+
+def choose_grain(data: DashboardData, metric: str, state: FilterState, programme: str) -> pd.DataFrame:
+    """The programme's trend at the finest grain at which most points can be shown (issue 12): by
+    month when at least half the months that could have a value show one, else by financial-year
+    quarter when at least half the quarters do, else whichever grain shows the larger share (the
+    quarter on a tie). The table carries ``grain`` and ``grain_note`` (what was chosen and why), and the
+    XmR columns."""
+    from pipelines.metrics import describe_metric
+
+    cut = describe_metric(metric).get("cohort_follow_up") or [None, 0]
+    follow_up = int(cut[1])
+    as_of = data.as_of()
+    extra = {"programme": [programme]}
+    monthly = spc_table(data, metric, state, extra)
+    months_shown, months = shown_share(monthly, as_of, follow_up)
+    if months and months_shown * 2 >= months:
+        note = f"By month: {months_shown} of {months} months show a value."
+        return monthly.assign(grain="month", grain_note=note)
+    quarterly = data.quarterly(metric, state, extra_filters=extra)
+    chart = xmr(quarterly["value"].astype(float).to_numpy(), improvement=data.metric_info(metric).direction)
+    for column in SPC_COLUMNS:
+        quarterly[column] = chart[column].to_numpy()
+    quarters_shown, quarters = shown_share(quarterly, as_of, follow_up)
+    month_part = f"{months_shown} of {months} months" if months else "no month"
+    if quarters and (quarters_shown * 2 >= quarters or quarters_shown * months >= months_shown * quarters):
+        if quarters_shown * 2 >= quarters:
+            most = "most quarters show one"
+        elif quarters_shown * months > months_shown * quarters:
+            most = "a larger share than by month"
+        else:
+            most = "as large a share as by month"
+        note = (
+            f"By financial-year quarter: only {month_part} show a value, too few for a monthly chart; "
+            f"{quarters_shown} of {quarters} quarters do ({most})."
+        )
+        return quarterly.assign(grain="quarter", grain_note=note)
+    note = (
+        f"By month: {month_part} show a value, and quarters do no better ({quarters_shown} of "
+        f"{quarters}); most points are suppressed or empty."
+    )
+    return monthly.assign(grain="month", grain_note=note)
+
+
 def trend_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
     metric = params.get(ids.PROGRAMME_TREND_METRIC) or TREND_DEFAULT
     if metric not in FUNNEL_METRICS:
         raise ValueError(f"{metric!r} is not offered here")
-    return spc_table(data, metric, state, {"programme": [_programme(params)]})
+    return choose_grain(data, metric, state, _programme(params))
 
 
 def trend_figure(
     data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
 ) -> go.Figure:
     info = data.metric_info(params.get(ids.PROGRAMME_TREND_METRIC) or TREND_DEFAULT)
-    series, chart = spc_from_table(t)
-    return figures.spc_figure(series, chart, "", info.kind, info.direction)
+    series, chart = spc_from_table(t.drop(columns=["grain", "grain_note"], errors="ignore"))
+    title = str(t["grain_note"].iloc[0]) if "grain_note" in t and len(t) else ""
+    quarterly = "grain" in t and len(t) and t["grain"].iloc[0] == "quarter"
+    points = "quarterly value" if quarterly else "monthly value"
+    return figures.spc_figure(series, chart, title, info.kind, info.direction, points=points)
 
 
 def support_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
@@ -195,7 +266,7 @@ CHARTS: dict[str, Chart] = {
         ),
         Chart(
             "programme_trend",
-            "Trend (XmR chart, last 24 months)",
+            "Trend (XmR chart, last 24 months, by month or by quarter)",
             trend_table,
             trend_figure,
             controls=((ids.PROGRAMME_ID, "data"), (ids.PROGRAMME_TREND_METRIC, "value")),

@@ -58,9 +58,19 @@ def comparison_of(params: dict[str, Any]) -> str:
     return "adjusted" if wanted == "adjusted" and metric in ADJUSTABLE_METRICS else "crude"
 
 
+#: What the funnel's centre line is: the view's headline (as on the Overview), or, where that is
+#: suppressed, the pooled value of the programmes drawn.
+SYSTEM_VALUE = "system value (as on the Overview)"
+POOLED_VALUE = "pooled value of the programmes shown (the system value is suppressed)"
+
+
 def funnel_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
     """Each programme's numerator, denominator, value and interval for the indicator, its significance
-    against the pooled value of the programmes shown, and that pooled value (``target``)."""
+    against the system value, and that value (``target``) with what it is (``target_label``).
+
+    One system value per indicator: the funnel is centred on the headline of the same view, the number
+    the Overview's tile shows (a service lead's whole-system figure too). Only where that headline is
+    suppressed is the funnel centred on the pooled value of the programmes shown, and labelled so."""
     metric = params.get(ids.PROGRAMMES_INDICATOR) or DEFAULT_METRIC
     if metric not in FUNNEL_METRICS:
         raise ValueError(f"{metric!r} is not an indicator the funnel plot offers")
@@ -77,17 +87,25 @@ def funnel_table(data: DashboardData, state: FilterState, params: dict[str, Any]
                 t.loc[shown, "numerator"].astype(float).sum()
                 / t.loc[shown, "denominator"].astype(float).sum()
             )
+        t["target_label"] = "pooled value of the programmes shown (adjusted value = ratio × this)"
         t.insert(0, "comparison", "adjusted")
         t.insert(0, "indicator", metric)
         return t
     t["significance"] = None
     t["target"] = np.nan
+    t["target_label"] = None
     if shown.any():
         num = t.loc[shown, "numerator"].astype(float)
         den = t.loc[shown, "denominator"].astype(float)
-        target = float(num.sum() / den.sum())
+        with auth.purpose(auth.SYSTEM_TOTAL):
+            system = data.metric_for(metric, state).iloc[0]
+        if not bool(system["suppressed"]) and pd.notna(system["value"]):
+            target, label = float(system["value"]), SYSTEM_VALUE
+        else:
+            target, label = float(num.sum() / den.sum()), POOLED_VALUE
         t.loc[shown, "significance"] = funnel_significance(num, den, target).to_numpy()
         t["target"] = target
+        t["target_label"] = label
     t.insert(0, "comparison", "crude")
     t.insert(0, "indicator", metric)
     return t
@@ -104,6 +122,7 @@ def funnel_figure(
     if shown.empty:
         return figures.empty_figure("No programme has a value to show (all suppressed or empty)")
     target = float(t["target"].dropna().iloc[0])
+    label = str(t["target_label"].dropna().iloc[0])
     n = shown["denominator"].astype(float)
     curve = funnel_curve(target, max(1.0, n.min() * 0.8), n.max() * 1.2)
     figure = figures.funnel_figure(
@@ -115,6 +134,7 @@ def funnel_figure(
         label_col="programme_name",
         id_col="programme",
         reference=england_reference(data, metric, state),
+        target_label=label,
     )
     if (params.get(ids.PROGRAMMES_COMPARISON) == "adjusted") and metric not in ADJUSTABLE_METRICS:
         figure.add_annotation(
@@ -174,9 +194,10 @@ CHARTS: dict[str, Chart] = {
         funnel_figure,
         controls=((ids.PROGRAMMES_INDICATOR, "value"), (ids.PROGRAMMES_COMPARISON, "value")),
         note="Each point is a programme. Crude: its proportion against its denominator; the lines are "
-        "the 95% and 99.8% control limits around the pooled value of the programmes shown (inverted "
-        "Wilson). Adjusted for case mix (retention, early exit, completion, re-presentation): its "
-        "observed count over the count expected from its clients' "
+        "the 95% and 99.8% control limits (inverted Wilson) around the system value, the Overview's "
+        "figure for the same period and filters (the pooled value of the programmes shown only where "
+        "that is suppressed, as the legend then says). Adjusted for case mix (retention, early exit, "
+        "completion, re-presentation): its observed count over the count expected from its clients' "
         f"{CASE_MIX_WORDS} (a logistic model over all the programmes shown), against the expected "
         "count, with exact Poisson limits around 1; expected counts are model sums shown to one "
         "decimal. Where the model cannot be fitted the chart says why instead of drawing it. Points "

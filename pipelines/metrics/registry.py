@@ -117,6 +117,11 @@ class Metric:
     suppression_pair: tuple[str, str] = ("numerator", "denominator")
     #: Days of follow-up after `to` the metric needs before it is defined (to + n ≤ as_of).
     needs_follow_up_days: int = 0
+    #: (what dates the cohort, days): the cohort keeps only the records with this many days of follow-up
+    #: by as_of (retention: starts with start_date + 84 ≤ as_of), so a period ending less than that
+    #: before as_of is cut short; the dashboard's tiles say so (`cohort_cut_short`). Metrics whose
+    #: days come from a parameter give the default here.
+    cohort_follow_up: tuple[str, int] | None = None
     #: The `UNIT_DIMENSIONS` this metric's units carry as columns (its SQL template selects them).
     unit_dimensions: tuple[str, ...] = ()
     #: Parameters of the definition, with METRICS.md's values as defaults (`resolve_parameters`).
@@ -140,6 +145,7 @@ class Metric:
             "statistic": self.statistic,
             "extra_dimensions": list(self.unit_dimensions),
             "parameters": {p.name: p.default for p in self.parameters},
+            "cohort_follow_up": list(self.cohort_follow_up) if self.cohort_follow_up else None,
         }
 
     def parameter(self, name: str) -> MetricParameter:
@@ -224,6 +230,7 @@ METRICS: dict[str, Metric] = {
             "deaths before day 84) with no discharge before day 84 or a successful discharge before it.",
             "episode",
             unit_dimensions=("peer_support",),
+            cohort_follow_up=("starts", 84),
         ),
         _proportion(
             "early_unplanned_exit",
@@ -233,6 +240,7 @@ METRICS: dict[str, Metric] = {
             "before day 84.",
             "episode",
             unit_dimensions=("peer_support",),
+            cohort_follow_up=("starts", 84),
         ),
         _proportion(
             "successful_completion",
@@ -249,6 +257,7 @@ METRICS: dict[str, Metric] = {
             "episode referred in (D, D + 182].",
             "person",
             unit_dimensions=("peer_support",),
+            cohort_follow_up=("successful discharges", 182),
         ),
         _proportion(
             "completion_no_representation",
@@ -374,6 +383,7 @@ METRICS: dict[str, Metric] = {
             "episode",
             parameters=RELAPSE_PARAMETERS,
             parameter_check=_relapse_run_fits,
+            cohort_follow_up=("referrals", 168),
         ),
         Metric(
             "time_to_relapse",
