@@ -310,7 +310,9 @@ def trend_lines_figure(
 
 def comparison_figure(table: pd.DataFrame, title: str) -> go.Figure:
     """Dot-and-whisker comparison of several proportions for two groups (e.g. programme against the
-    whole system): ``indicator, group, value, ci_low, ci_high, numerator, denominator, suppressed``."""
+    whole system): ``indicator, group, value, ci_low, ci_high, numerator, denominator, suppressed``.
+    A row without a value is not drawn and labelled "suppressed" (hidden by disclosure control) or
+    "no value" (nothing to show, e.g. no case-mix model)."""
     if table.empty:
         return empty_figure("No data for this period and filters")
     fig = go.Figure()
@@ -339,13 +341,14 @@ def comparison_figure(table: pd.DataFrame, title: str) -> go.Figure:
                 hoverinfo="text",
             )
         )
-        for ind in part.loc[sup, "indicator"]:
+        hidden = part["suppressed"].fillna(False).astype(bool)
+        for ind, is_hidden in zip(part.loc[sup, "indicator"], hidden[sup], strict=True):
             fig.add_annotation(
                 y=ind,
                 x=1.0,
                 xref="paper",
                 xanchor="right",
-                text=f"{g}: suppressed",
+                text=f"{g}: {'suppressed' if is_hidden else 'no value'}",
                 showarrow=False,
                 font={"size": 10, "color": SUPPRESSED},
                 yshift=8 if i == 0 else -8,

@@ -94,6 +94,7 @@ def create_app(
     *,
     warm: bool = False,
     users_file: str | os.PathLike[str] | None = None,
+    benchmarks: str | os.PathLike[str] | None = None,
 ) -> Dash:
     """The dashboard for the warehouse at ``db_path`` (opened read-only; `WarehouseNotFound` if missing).
 
@@ -101,9 +102,11 @@ def create_app(
     so the first visitor does not wait for them (a second or two at start-up instead).
     Sign-in is on with a users file (``users_file`` or ``ROSC_USERS``) or an OpenID Connect provider
     (``ROSC_OIDC``): see `dashboard.signin`; what each role sees is `dashboard.auth`'s.
+    ``benchmarks`` is a benchmarks file replacing the shipped England values (`pipelines.benchmarks`;
+    a bad file raises `pipelines.benchmarks.BenchmarkFileError` naming its file, line and column).
     """
     sign_in = sign_in_config(users_file, db_path=db_path)  # refuses to start on a bad sign-in setting
-    data = DashboardData(db_path)
+    data = DashboardData(db_path, benchmarks=benchmarks)
     if warm:
         overview.warm(data, default_state(data.as_of(), data.dates()[0]))
     app = Dash(

@@ -24,6 +24,7 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "waiting_over_3_weeks",
     "peer_contact_share",
     "deaths_in_treatment",
+    "continuity_of_care",
 )
 
 SIGNAL_TEXT = {
@@ -37,7 +38,7 @@ SIGNAL_TEXT = {
 NO_ONE = "no one in the cohort"
 
 #: Follow-up days a metric needs after its period (docs/metrics.md); tiles shift such periods back.
-FOLLOW_UP_DAYS = {"completion_no_representation": 182}
+FOLLOW_UP_DAYS = {"completion_no_representation": 182, "continuity_of_care": 21}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class TileSummary:
     shown: FilterState | None = None
     #: Which part of the period the cohort covers when follow-up cuts it short ("" when it is whole).
     cohort_note: str = ""
+    #: England's published value for the view ("England 53% (2023-24)"), or "" (`DashboardData.benchmark`)
+    benchmark: str = ""
+    #: How England's definition compares with ours, and the source (the benchmark's hover text).
+    benchmark_note: str = ""
 
 
 def cohort_note(data: DashboardData, metric: str, shown: FilterState) -> str:
@@ -161,8 +166,23 @@ def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[
         suppressed_reason=_reason(current),
         shown=shown,
         cohort_note=cohort_note(data, metric, shown),
+        **benchmark_text(data, metric, shown),
     )
     return summary, series, chart
+
+
+def benchmark_text(data: DashboardData, metric: str, state: FilterState) -> dict[str, str]:
+    """A tile's England line and its hover: the value and its period, then how the definition compares
+    and the source with its address; nothing when there is no benchmark to show."""
+    from pipelines.benchmarks import period_text, value_text
+
+    row = data.benchmark(metric, state)
+    if row is None:
+        return {}
+    return {
+        "benchmark": f"England {value_text(row)} ({period_text(row)})",
+        "benchmark_note": f"{row['definition_note']} Source: {row['source']} {row['url']}",
+    }
 
 
 def _reason(row: Any) -> str:

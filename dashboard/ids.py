@@ -41,6 +41,7 @@ PROGRAMME_TREND_METRIC = "programme-trend-metric"
 PROGRAMMES_INDICATOR = "programmes-indicator"
 PROGRAMMES_TABLE = "programmes-table"
 PROGRAMMES_SORT = "programmes-sort"
+PROGRAMMES_COMPARISON = "programmes-comparison"
 PROGRAMME_ID = "programme-id"  # dcc.Store on the per-programme page: the programme shown
 DATA_LOADS = "data-loads"
 DATA_LATEST_LOAD = "data-latest-load"

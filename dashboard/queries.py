@@ -16,6 +16,7 @@ new load (an atomic file swap) is never served stale.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -106,6 +107,13 @@ def _frozen_filters(filters: dict[str, Sequence[str]] | None) -> tuple:
     return tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items()))
 
 
+def _copy_with_attrs(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy a caller may change without touching the cache (``attrs`` deep-copied too)."""
+    out = table.copy()
+    out.attrs = copy.deepcopy(table.attrs)
+    return out
+
+
 def month_range(end: date, months: int) -> list[str]:
     """Labels ``YYYY-MM`` of the ``months`` calendar months ending with the month of ``end``."""
     y, m = end.year, end.month
@@ -126,10 +134,21 @@ class ViewRefused(ValueError):
 class DashboardData:
     """The dashboard's read-only view of one warehouse file."""
 
-    def __init__(self, db_path: str | os.PathLike[str], cache_size: int = 512) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        cache_size: int = 512,
+        benchmarks: str | os.PathLike[str] | None = None,
+    ) -> None:
+        from pipelines.benchmarks import load_benchmarks
+        from pipelines.metrics import available_metrics
+
         self.path = Path(db_path)
         self.warehouse: Warehouse = open_warehouse(self.path)  # raises WarehouseNotFound
         self._cache = _LRU(cache_size)
+        # England's published values (the shipped file, or ``benchmarks``): checked now, so a bad file
+        # stops the app at start-up with the file, line and column of the problem.
+        self.benchmarks = load_benchmarks(benchmarks, known_indicators=available_metrics())
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -268,13 +287,17 @@ class DashboardData:
         end: date,
         by: Sequence[str] = (),
         filters: dict[str, Sequence[str]] | None = None,
+        *,
+        adjust: bool = False,
     ) -> pd.DataFrame:
-        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached."""
+        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached.
+        ``adjust`` (by programme, for `pipelines.metrics.ADJUSTABLE_METRICS`) adds the case-mix columns
+        (expected, ratio and its interval, adjusted_value, significance) and ``attrs["warnings"]``."""
         from pipelines.metrics import compute_metric
 
         self.check_view(start, end, filters)
         filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
-        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters))
+        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters), adjust)
 
         def compute() -> pd.DataFrame:
             t0 = time.perf_counter()
@@ -287,11 +310,12 @@ class DashboardData:
                 filters={k: list(v) for k, v in (filters or {}).items()} or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
+                adjust=adjust,
             )
             log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
             return table
 
-        return scoped_rows(self.cached(key, compute).copy(), by)  # type: ignore[union-attr]
+        return scoped_rows(_copy_with_attrs(self.cached(key, compute)), by)  # type: ignore[arg-type]
 
     def metric_for(
         self,
@@ -299,10 +323,12 @@ class DashboardData:
         state: FilterState,
         by: Sequence[str] = (),
         extra_filters: dict[str, Sequence[str]] | None = None,
+        *,
+        adjust: bool = False,
     ) -> pd.DataFrame:
         filters = state.metric_filters()
         filters.update(extra_filters or {})
-        return self.metric(name, state.start, state.end, by, filters)
+        return self.metric(name, state.start, state.end, by, filters, adjust=adjust)
 
     def monthly(
         self,
@@ -399,6 +425,53 @@ class DashboardData:
         info = self.metric_info(name)
         chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
         return series, chart
+
+    # -- fair comparisons (issue 13) ----------------------------------------------------------------
+
+    def benchmark(self, metric: str, state: FilterState) -> dict[str, object] | None:
+        """England's published value to show beside ``metric`` for the view, or None: the latest row
+        of the benchmarks file whose definition matches or is close to ours
+        (`pipelines.benchmarks.reference_benchmark`), for the substance group the view is filtered to
+        (else ``all``). None under a sex or age-band filter: England's value is for all adults."""
+        from pipelines.benchmarks import reference_benchmark
+
+        if state.sex or state.age_band:
+            return None
+        population = state.substance_group[0] if len(state.substance_group) == 1 else "all"
+        return reference_benchmark(self.benchmarks, metric, population)
+
+    def peer_comparison(
+        self, metric: str, start: date, end: date, filters: dict[str, Sequence[str]] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Peer support and ``metric``'s outcome on its landmark cohort (METRICS.md v2), as shared:
+        ``comparison`` (`pipelines.metrics.compare_peer_support`: the crude and the case-mix-adjusted
+        difference with 95% intervals), ``dose`` (`peer_support_dose`) and, for representation_6m,
+        ``timing`` (`peer_support_timing`). Counts perturbed and small groups suppressed by the metric
+        layer (threshold 5), cached; the view is checked (`check_view`) and scoped to the signed-in
+        person's programmes like every other. Each table keeps the metric layer's ``attrs`` (cohort,
+        exposure, outcome, covariates, warnings)."""
+        from pipelines.metrics import compare_peer_support, peer_support_dose, peer_support_timing
+
+        self.check_view(start, end, filters)
+        filters = scoped_filters(filters)  # the signed-in person's access (dashboard.auth)
+        key = ("peer_comparison", metric, start, end, _frozen_filters(filters))
+
+        def compute() -> dict[str, pd.DataFrame]:
+            shared = {
+                "filters": {k: list(v) for k, v in (filters or {}).items()} or None,
+                "suppress": True,
+                "threshold": SUPPRESSION_THRESHOLD,
+            }
+            tables = {
+                "comparison": compare_peer_support(self.warehouse, metric, start, end, **shared),
+                "dose": peer_support_dose(self.warehouse, metric, start, end, **shared),
+            }
+            if metric == "representation_6m":
+                tables["timing"] = peer_support_timing(self.warehouse, metric, start, end, **shared)
+            return tables
+
+        cached: dict[str, pd.DataFrame] = self.cached(key, compute)  # type: ignore[assignment]
+        return {name: _copy_with_attrs(table) for name, table in cached.items()}
 
     # -- distributions ------------------------------------------------------------------------------
 

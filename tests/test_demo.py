@@ -29,7 +29,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     import dashboard.app
 
     monkeypatch.setattr(cli, "DEMO_DIR", tmp_path / "demo")
-    monkeypatch.setattr(dashboard.app, "create_app", lambda db: _App())
+    monkeypatch.setattr(dashboard.app, "create_app", lambda db, **options: _App())
     _App.served.clear()
     return tmp_path / "demo", tmp_path / "rosc.duckdb"
 

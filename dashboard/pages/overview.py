@@ -48,6 +48,9 @@ def render_tile(summary: TileSummary, sparkline: Any) -> list:
         ),
         html.Div(summary.interval, className="tile-interval"),
         html.Div(summary.counts, className="tile-counts"),
+        html.Div(summary.benchmark, className="tile-benchmark small", title=summary.benchmark_note)
+        if summary.benchmark
+        else None,
         html.Div(summary.change, className=f"tile-change tone-{summary.change_tone}"),
         dcc.Graph(
             figure=sparkline,

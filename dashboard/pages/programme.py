@@ -1,4 +1,5 @@
-"""One programme: its indicators against the whole system, its trends and its support mix.
+"""One programme: its indicators against the whole system, crude and adjusted for case mix, its trends
+and its support mix.
 
 Reached at ``/programmes/<programme id>`` from the Programmes page. The system comparison uses the
 same global filters, so "system" means everyone the filters select.
@@ -19,10 +20,11 @@ from dashboard import auth, ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
 from dashboard.pages.common import SPC_COLUMNS, spc_from_table, spc_table
-from dashboard.pages.programmes import FUNNEL_METRICS
+from dashboard.pages.programmes import CASE_MIX_WORDS, FUNNEL_METRICS
 from dashboard.pages.support_mix import contacts_monthly_figure, split_by_delivery
 from dashboard.periods import financial_quarter, month_end
 from dashboard.queries import DashboardData
+from pipelines.metrics import ADJUSTABLE_METRICS
 from pipelines.stats import xmr
 
 PATH = "/programmes/"  # followed by the programme id
@@ -69,6 +71,86 @@ def comparison_figure(
     data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
 ) -> go.Figure:
     return figures.comparison_figure(t, "")
+
+
+def case_mix_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    """For each adjustable indicator, the programme's crude value (95% Wilson interval) and its value
+    adjusted for case mix: ratio × the pooled value of the programmes compared, with the ratio's 95%
+    Poisson interval scaled the same way (the expected count held fixed), plus observed, expected,
+    ratio, its funnel position and, where there is no ratio, why (from the Programmes funnel's table:
+    the same model over every programme under the same filters)."""
+    programme = _programme(params)
+    metrics = data.metrics()
+    rows = []
+    for metric in ADJUSTABLE_METRICS:
+        with auth.purpose(auth.FUNNEL):  # the model is fitted over every programme, as on the funnel
+            table = data.metric_for(metric, state, by=["programme"], adjust=True)
+        mine = table[table["programme"].astype(str) == programme]
+        if mine.empty:
+            continue
+        r = mine.iloc[0]
+        shown = table[~table["suppressed"].astype(bool) & (table["denominator"].fillna(0) > 0)]
+        pooled = (
+            float(shown["numerator"].astype(float).sum() / shown["denominator"].astype(float).sum())
+            if len(shown)
+            else float("nan")
+        )
+        common = {
+            "indicator": metrics[metric].label,
+            "metric": metric,
+            "numerator": r["numerator"],
+            "denominator": r["denominator"],
+            "suppressed": bool(r["suppressed"]),
+        }
+        rows.append(
+            {**common, "group": "crude", **{k: r[k] for k in ("value", "ci_low", "ci_high")}, "reason": None}
+        )
+        has_ratio = not pd.isna(r["ratio"])
+        rows.append(
+            {
+                **common,
+                "group": "adjusted for case mix",
+                "value": r["adjusted_value"] if has_ratio else float("nan"),
+                "ci_low": r["ratio_ci_low"] * pooled if has_ratio else float("nan"),
+                "ci_high": r["ratio_ci_high"] * pooled if has_ratio else float("nan"),
+                "expected": r["expected"],
+                "ratio": r["ratio"],
+                "ratio_ci_low": r["ratio_ci_low"],
+                "ratio_ci_high": r["ratio_ci_high"],
+                "significance": r["significance"],
+                "reason": None if has_ratio else (r.get("adjustment_note") or "no expected count"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def case_mix_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    figure = figures.comparison_figure(t, "")
+    if t.empty:
+        return figure
+    missing = t[(t["group"] == "adjusted for case mix") & t["reason"].notna() & ~t["suppressed"]]
+    if len(missing):
+        lines = [
+            f"{i}: {str(why)[:120]}" for i, why in zip(missing["indicator"], missing["reason"], strict=True)
+        ]
+        figure.add_annotation(
+            text="No adjusted value:<br>" + "<br>".join(lines),
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=-0.12,
+            xanchor="left",
+            yanchor="top",
+            align="left",
+            font={"size": 10, "color": figures.SUPPRESSED},
+        )
+        figure.update_layout(
+            margin={"b": 60 + 16 * len(missing)}, height=figure.layout.height + 16 * len(missing)
+        )
+    return figure
 
 
 #: The grains a programme's trend may use, finest first. A rolling quarter is not offered: it is a free
@@ -171,6 +253,18 @@ CHARTS: dict[str, Chart] = {
             note="Values with 95% intervals, for the period and filters chosen.",
         ),
         Chart(
+            "programme_case_mix",
+            "Crude and adjusted for case mix",
+            case_mix_table,
+            case_mix_figure,
+            controls=((ids.PROGRAMME_ID, "data"),),
+            note="Crude: the programme's own proportion (95% interval). Adjusted: observed over the count "
+            f"expected from its clients' {CASE_MIX_WORDS} (a logistic model over every programme under "
+            "the same filters, as on the Programmes funnel), times the pooled value; its interval is the "
+            "ratio's exact/Byar Poisson interval scaled the same way. Where the model cannot be fitted, "
+            "or the programme is too small to have an expected count, the chart says so.",
+        ),
+        Chart(
             "programme_trend",
             "Trend (XmR chart, last 24 months, by month or by quarter)",
             trend_table,
@@ -238,7 +332,12 @@ def layout(data: DashboardData, programme_id: str = "", search: str = "", **_: A
                     chart_card(CHARTS["programme_trend"], controls=trend_control, width=6),
                 ]
             ),
-            dbc.Row([chart_card(CHARTS["programme_support"])]),
+            dbc.Row(
+                [
+                    chart_card(CHARTS["programme_case_mix"], width=6),
+                    chart_card(CHARTS["programme_support"], width=6),
+                ]
+            ),
         ]
     )
 

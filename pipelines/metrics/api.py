@@ -276,6 +276,7 @@ def compute_metric(
     threshold: int = DEFAULT_THRESHOLD,
     keys: bool = False,
     parameters: Mapping[str, int] | None = None,
+    adjust: bool = False,
 ) -> pd.DataFrame:
     """Compute a metric of docs/metrics.md for the period [start, end] (inclusive) as at ``as_of``.
 
@@ -317,10 +318,24 @@ def compute_metric(
     ``grace_weeks``, ``run_length``, ``window_weeks``; `describe_metric` lists each metric's with their
     defaults). A name the metric does not declare, or a value out of its bounds, is a ValueError; the
     values reach DuckDB only as query parameters.
+
+    ``adjust`` (retention_12wk, early_unplanned_exit, successful_completion, representation_6m, by
+    programme only) compares the programmes on case mix by indirect standardisation and adds the columns
+    ``expected, ratio, ratio_ci_low, ratio_ci_high, adjusted_value, significance, adjustment_note``
+    (`pipelines.metrics.adjustment`): observed counts are the table's (perturbed when shared), expected
+    counts model sums shown to one decimal. Where the model cannot be fitted those columns are missing
+    and ``attrs["warnings"]`` says why. A sibling flag rather than a sibling function, because the
+    adjusted table is the crude one with columns added: the same counts, the same disclosure control.
     """
     if keys and suppress:
         raise ValueError("keys=True is for exact results: pass suppress=False as well")
     metric = get_metric(name)
+    if adjust:
+        from pipelines.metrics.adjustment import check_adjustable
+
+        if keys:
+            raise ValueError("keys=True and adjust=True do not go together")
+        check_adjustable(metric, validate_breakdown(by))
     settings = resolve_parameters(metric, parameters)
     cursor = _cursor(source)
     start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
@@ -355,6 +370,12 @@ def compute_metric(
         _disclosure_of(suppress),
         settings,
     )
+    if adjust:
+        from pipelines.metrics.adjustment import adjust_table
+
+        result = adjust_table(
+            cursor, metric, result, start_date, end_date, as_of_date, allowed, suppress=suppress
+        )
     return result
 
 

@@ -269,6 +269,15 @@ METRICS: dict[str, Metric] = {
             needs_follow_up_days=182,
         ),
         _proportion(
+            "continuity_of_care",
+            "Continuity of care after prison release",
+            "up",
+            "Episodes in a prison programme discharged as released and referred on "
+            "(transferred_not_in_custody) in the period, with 21 days of follow-up by as_of, whose person "
+            "started an episode in a non-prison programme within 21 days of release (days 0–21).",
+            "episode",
+        ),
+        _proportion(
             "waiting_over_3_weeks",
             "Waited over 3 weeks to start",
             "down",

@@ -45,6 +45,7 @@ def params_for(data: DashboardData, chart_name: str) -> dict:
         ids.RELAPSE_KM_BY: "all",
         ids.RELAPSE_TESTS_KM_BY: "programme",
         ids.PROGRAMMES_INDICATOR: "retention_12wk",
+        ids.PROGRAMMES_COMPARISON: "adjusted",
         ids.PROGRAMME_TREND_METRIC: "retention_12wk",
     }
     return {cid: defaults[cid] for cid, _ in ALL_CHARTS[chart_name].controls}

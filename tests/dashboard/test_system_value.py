@@ -38,8 +38,8 @@ def test_a_suppressed_system_value_falls_back_to_the_pooled_programmes_and_says_
 ) -> None:
     real = data.metric_for
 
-    def headline_suppressed(name, view, by=(), extra_filters=None):  # type: ignore[no-untyped-def]
-        table = real(name, view, by, extra_filters)
+    def headline_suppressed(name, view, by=(), extra_filters=None, *, adjust=False):  # type: ignore[no-untyped-def]
+        table = real(name, view, by, extra_filters, adjust=adjust)
         if not by:
             table = table.copy()
             table["numerator"] = pd.array([pd.NA] * len(table), dtype="Int64")

@@ -275,6 +275,7 @@ def test_registry_covers_metrics_md() -> None:
         "relapse_tests",
         "time_to_relapse",
         "new_presentations",
+        "continuity_of_care",
         "exit_reason_mix",
     }
     assert set(available_metrics()) == expected
