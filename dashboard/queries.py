@@ -443,7 +443,7 @@ class DashboardData:
     def peer_comparison(
         self, metric: str, start: date, end: date, filters: dict[str, Sequence[str]] | None = None
     ) -> dict[str, pd.DataFrame]:
-        """Peer support and ``metric``'s outcome on its landmark cohort (METRICS.md v2), as shared:
+        """Peer support and ``metric``'s outcome on its landmark cohort (docs/metrics.md v2), as shared:
         ``comparison`` (`pipelines.metrics.compare_peer_support`: the crude and the case-mix-adjusted
         difference with 95% intervals), ``dose`` (`peer_support_dose`) and, for representation_6m,
         ``timing`` (`peer_support_timing`). Counts perturbed and small groups suppressed by the metric

@@ -25,7 +25,7 @@ from pathlib import Path
 from pipelines import contract, schemas
 from pipelines.contract import TABLE_ORDER, TABLES, Column, Table
 from pipelines.load import DEFAULT_MAX_REJECTED, QUARANTINE_SQL
-from pipelines.metrics import api, registry
+from pipelines.metrics import adjustment, api, comparisons, registry
 from pipelines.metrics.registry import METRICS, Metric
 from pipelines.sources import mapping
 from pipelines.stats import funnel, perturbation, spc, suppression
@@ -94,33 +94,6 @@ DEFINED_NOT_COMPUTED: dict[str, str] = {
         "Prison → community: episodes in a `prison` programme discharged `transferred_not_in_custody` "
         "(released, referred on) with discharge_date D in [from, to] and D + 21 ≤ as_of; numerator: those "
         "whose person has an episode in a non-prison programme with start_date in [D, D + 21]."
-    ),
-    "peer support and outcomes (observational)": (
-        "A comparison of episodes with and without early peer support must not credit peer support with "
-        "the time a person had to stay in treatment to receive it (immortal-time bias), nor with who tends "
-        "to get it (case mix). Landmark cohort: episodes with start_date in [from, to], start_date + 84 ≤ "
-        "as_of, still in treatment on day 28 (no discharge before start_date + 28); exposed: at least one "
-        "attended `peer` contact on days 0–27; outcome: the `retention_12wk` numerator. After a successful "
-        "discharge D (for `representation_6m`): people not re-presented by D + 28; exposed: an attended "
-        "peer contact in (D, D + 28]; outcome: a referral in (D + 28, D + 182]. Crude and case-mix-adjusted "
-        "difference in the outcome share (exposed − unexposed) with 95% intervals; adjusted by logistic "
-        "regression on exposure and case mix (substance_group, age_band, sex, injecting_status, "
-        "referral_source, setting, any earlier episode of the person), then marginal standardisation. "
-        "Always labelled observational. The statistics exist (`pipelines.stats.exposure_comparison`: "
-        "Newcombe's hybrid score interval for the crude difference, a person-clustered delta-method "
-        "interval for the adjusted one; `pipelines.stats.case_mix` refuses a model it cannot fit, with the "
-        "reason); the metric layer does not build the landmark cohort yet. What it offers today is the "
-        "`peer_support` breakdown of the metrics' unchanged cohorts (see Conventions), a crude grouping."
-    ),
-    "case-mix-adjusted comparison of programmes": (
-        "Indirect standardisation: a logistic model of the outcome on the case-mix covariates above (not the "
-        "programme), fitted over all units shown; a unit's expected count E = Σ predicted probabilities of "
-        "its records; observed O = its numerator; ratio O/E with a 95% interval (exact Poisson on O for O < "
-        "10, Byar's approximation otherwise); adjusted value = (O/E) × pooled value. Funnel: the ratio "
-        "against E with 95% and 99.8% limits around 1 from the Poisson distribution of O given E; a unit is "
-        "labelled as in the crude funnel. Expected counts are model sums, not people, and are shown to one "
-        "decimal. The statistics exist (`pipelines.stats.indirect_standardisation`); no metric, page or "
-        "command computes it from the warehouse yet."
     ),
 }
 
@@ -479,6 +452,7 @@ def metrics_markdown() -> str:
     threshold = suppression.DEFAULT_THRESHOLD
     below_threshold, min_avg = threshold - 1, api.MIN_RECORDS_FOR_AVERAGE
     xmr_doc, perturbation_doc = _docstring(spc.xmr), _docstring(perturbation)
+    comparisons_doc, adjustment_doc = _docstring(comparisons), _docstring(adjustment)
     conventions = api.CONVENTIONS.rstrip()
     not_computed = not_computed or "None: the metric layer computes every defined metric."
     sources = "pipelines/metrics/ (the registry and CONVENTIONS) and pipelines/stats/"
@@ -576,6 +550,21 @@ perturbation table, from `pipelines.stats.perturbation`:
 
 ```text
 {perturbation_doc}
+```
+
+## Fair comparisons
+
+Peer support and outcomes on landmark cohorts (`pipelines.metrics.comparisons`: `compare_peer_support`,
+`peer_support_dose`, `peer_support_timing`, `rosc compare peer-support`):
+
+```text
+{comparisons_doc}
+```
+
+Programmes compared on case mix (`compute_metric(..., adjust=True)`, `rosc metric --adjust`):
+
+```text
+{adjustment_doc}
 ```
 
 ## Conventions

@@ -171,13 +171,8 @@ OUTSIDE_SPECS = (
 DOCUMENTED_FOLDERS = ("docs", "notebooks", "pipelines", "dashboard", "charts", "report")
 #: Plain mentions of the old file names that stay for now (each should become docs/metrics.md or
 #: docs/contract.md; the lead removes these after merging):
-PLAIN_MENTION_EXCEPTIONS = (
-    "notebooks/03_peer_support_and_outcomes.ipynb",  # others are editing it in their branches
-    "notebooks/04_real_trial_data.ipynb",  # not in this change's brief
-    # The SQL header comments are part of models_fingerprint: changing them makes every existing
-    # warehouse refuse to be read until it is loaded again, so they change with the next model change.
-    "pipelines/sql/",
-)
+#: Paths allowed to name the definitions by their old file names: none any more.
+PLAIN_MENTION_EXCEPTIONS: tuple[str, ...] = ()
 _PLAIN_MENTION = re.compile(r"(?<![\w/])(METRICS|DATA_CONTRACT)\.md")
 
 

@@ -33,7 +33,7 @@ NEEDS: dict[str, str] = {
 
 DELIVERY_COLOURS = {"professional": figures.PROFESSIONAL, "peer": figures.PEER}
 
-#: The landmark comparisons (METRICS.md v2, "peer support and outcomes"): (metric, days of follow-up
+#: The landmark comparisons (docs/metrics.md v2, "peer support and outcomes"): (metric, days of follow-up
 #: its cohort needs after the cohort date). Both come from `pipelines.metrics.compare_peer_support`.
 LANDMARK_OUTCOMES: tuple[tuple[str, int], ...] = (("retention_12wk", 84), ("representation_6m", 182))
 LANDMARK_LABELS = {

@@ -1,4 +1,4 @@
-"""Programmes compared on case mix: indirect standardisation in the metric layer (METRICS.md v2).
+"""Programmes compared on case mix: indirect standardisation in the metric layer (docs/metrics.md v2).
 
 ``compute_metric(..., by=["programme"], adjust=True)`` adds to a binary metric's table, for each
 programme, the count its case mix leads one to expect and the ratio of the observed count to it:

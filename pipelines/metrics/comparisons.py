@@ -1,8 +1,8 @@
-"""Peer support and outcomes, compared fairly (METRICS.md v2, "peer support and outcomes").
+"""Peer support and outcomes, compared fairly (docs/metrics.md v2, "peer support and outcomes").
 
 The `peer_support` dimension groups a metric's own cohort by a peer contact in its first 28 days,
 which limits but does not remove immortal-time bias, and adjusts for nothing. This module builds the
-**landmark cohort** of METRICS.md v2 in SQL, from the metric's own template (so the cohort and the
+**landmark cohort** of docs/metrics.md v2 in SQL, from the metric's own template (so the cohort and the
 outcome are the metric's, defined once) and compares the exposed with the unexposed:
 
 - ``retention_12wk``: the metric's episodes still in treatment on day 28 (no discharge before

@@ -1,5 +1,5 @@
 -- Case-mix records of an episode-based metric (retention_12wk, early_unplanned_exit,
--- successful_completion) broken down by unit (METRICS.md v2, indirect standardisation). Grain: one row
+-- successful_completion) broken down by unit (docs/metrics.md v2, indirect standardisation). Grain: one row
 -- per unit of the metric × breakdown cell. Reads `units`: the metric template's units with the breakdown
 -- column `{{unit}}`. outcome = the metric's numerator; the case-mix covariates are the episode's.
 SELECT

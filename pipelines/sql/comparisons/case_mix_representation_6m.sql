@@ -1,4 +1,4 @@
--- Case-mix records of representation_6m broken down by unit (METRICS.md v2, indirect standardisation).
+-- Case-mix records of representation_6m broken down by unit (docs/metrics.md v2, indirect standardisation).
 -- Grain: one row per person × unit, as the metric counts them. Reads `units`: the template's units
 -- (cohort_date = D, the person's latest successful discharge in the unit in the period) with the
 -- breakdown column `{{unit}}`. outcome = the numerator (a referral in (D, D + 182]); the case-mix

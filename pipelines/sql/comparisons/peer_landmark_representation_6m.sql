@@ -1,4 +1,4 @@
--- Peer-support landmark cohort of representation_6m (METRICS.md v2). Grain: one row per person.
+-- Peer-support landmark cohort of representation_6m (docs/metrics.md v2). Grain: one row per person.
 -- Reads `units`: the units of the representation_6m template (people whose latest successful discharge
 -- D in the period has D + 182 ≤ as_of; cohort_date = D; numerator = a referral in (D, D + 182]).
 -- Keeps the people not re-presented by D + 28 (no referral in (D, D + 28]), so the outcome, the

@@ -1,4 +1,4 @@
--- Peer-support landmark cohort of retention_12wk (METRICS.md v2). Grain: one row per episode.
+-- Peer-support landmark cohort of retention_12wk (docs/metrics.md v2). Grain: one row per episode.
 -- Reads `units`: the units of the retention_12wk template (its cohort, numerator = retained at 12 weeks).
 -- Keeps the episodes still in treatment on day 28 (no discharge before start_date + 28). exposed: an
 -- attended peer contact on days 0–27 (episode_facts.peer_contact_first_28d); peer_contacts: how many

@@ -1,7 +1,7 @@
 -- Grain: one row per episode in a prison programme with a discharge date.
 -- Defines community_start_after_release: the earliest start_date on or after this episode's
 -- discharge_date (the release, D) of any episode of the same person in a programme whose setting is not
--- prison; null when there is none. continuity_of_care (METRICS.md v2) counts it when it is ≤ D + 21.
+-- prison; null when there is none. continuity_of_care (docs/metrics.md v2) counts it when it is ≤ D + 21.
 -- An episode already open in the community before D does not count: it did not start after release.
 SELECT
   r.episode_id,

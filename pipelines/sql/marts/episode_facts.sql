@@ -1,5 +1,5 @@
 -- Grain: one row per episode (treatment journey); the fact table of every episode- and person-based metric.
--- Defines the breakdown dimensions under their METRICS.md names (programme, provider, area = provider's
+-- Defines the breakdown dimensions under their docs/metrics.md names (programme, provider, area = provider's
 -- area, setting, substance_group, sex, age_band from year(start_date or referral_date) − birth_year),
 -- wait_days (start − referral), days_in_treatment (discharge − start), discharged_before_day_84 (never
 -- null: false for open or never-started episodes), and next_referral_date / days_to_next_referral
@@ -15,7 +15,7 @@
 -- new_presentation: no episode of the person (any programme) was open on the day before this one
 -- started (int_episode_new_presentation); false for never-started episodes.
 -- earlier_episode: the person has an episode referred before this one's referral_date (any programme; a
--- case-mix covariate of METRICS.md v2). community_start_after_release: for a discharged prison episode,
+-- case-mix covariate of docs/metrics.md v2). community_start_after_release: for a discharged prison episode,
 -- the earliest start of a non-prison episode of the person on or after its discharge (int_episode_release_engagement).
 -- record_key / person_key: the episode's and the person's record keys (cell-key perturbation).
 -- Sorted by start_date then programme so date-range scans skip row groups.

@@ -1,4 +1,4 @@
--- Metric continuity_of_care (METRICS.md v2, prison → community). Grain: one row per episode.
+-- Metric continuity_of_care (docs/metrics.md v2, prison → community). Grain: one row per episode.
 -- Denominator: episodes in a prison programme discharged transferred_not_in_custody (released and referred
 -- on) with discharge_date D in [from, to] and D + 21 ≤ as_of. Numerator: the person has an episode in a
 -- programme whose setting is not prison with start_date in [D, D + 21] (a start on the day of release
