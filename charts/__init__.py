@@ -11,8 +11,10 @@ The conventions every builder keeps:
   deficiencies; blue and orange say improvement and concern (as in NHS "Making Data Count"), and only
   for a metric with a direction.
 
-Split by chart family: `charts.style` (palette, formats, layout), `charts.spc`, `charts.funnel`,
-`charts.survival`, `charts.bars`.
+Split by chart family: `charts.style` (palette, formats, layout), `charts.spc`, `charts.funnel`
+(proportions and case-mix-adjusted ratios), `charts.survival`, `charts.bars`, `charts.comparisons`
+(a difference with its interval, crude and adjusted); `charts.export` labels what leaves the app
+(images, CSV sidecars).
 """
 
 from __future__ import annotations
@@ -24,9 +26,23 @@ from charts.bars import (
     proportion_bar_figure,
     trend_lines_figure,
 )
+from charts.comparisons import difference_figure
+from charts.export import (
+    DISCLOSURE_NOTE,
+    PRODUCT_NAME,
+    ExportLabels,
+    csv_metadata,
+    export_filename,
+    export_image,
+    export_layout,
+    filter_labels,
+    labelled_figure,
+    rounded_for_csv,
+)
 from charts.funnel import (
     SIGNIFICANCE_TEXT,
     funnel_figure,
+    ratio_funnel_figure,
     significance_colour,
 )
 from charts.spc import (
@@ -64,6 +80,16 @@ from charts.survival import (
 
 __all__ = [
     "CATEGORICAL",
+    "DISCLOSURE_NOTE",
+    "PRODUCT_NAME",
+    "ExportLabels",
+    "csv_metadata",
+    "export_filename",
+    "export_image",
+    "export_layout",
+    "filter_labels",
+    "labelled_figure",
+    "rounded_for_csv",
     "COMMON",
     "CONCERN",
     "FONT",
@@ -78,6 +104,7 @@ __all__ = [
     "SUPPRESSED_NOTE",
     "categorical_colour",
     "comparison_figure",
+    "difference_figure",
     "empty_figure",
     "format_count",
     "format_value",
@@ -89,6 +116,7 @@ __all__ = [
     "mix_figure",
     "percent_text",
     "proportion_bar_figure",
+    "ratio_funnel_figure",
     "rgba",
     "significance_colour",
     "sparkline_figure",

@@ -246,6 +246,7 @@ def trend_lines_figure(
     fig = go.Figure()
     groups = [None] if not group else list(dict.fromkeys(table[group]))
     suppressed_x: list = []
+    suppressed_why: list = []
     for i, g in enumerate(groups):
         part = table if g is None else table[table[group] == g]
         xs = part[x].astype(str)
@@ -297,7 +298,9 @@ def trend_lines_figure(
             )
         )
         suppressed_x.extend(xs[sup.to_numpy()])
-    suppressed_marks(fig, list(dict.fromkeys(suppressed_x)))
+        why = part["suppressed_reason"] if "suppressed_reason" in part else pd.Series(None, index=part.index)
+        suppressed_why.extend(why.to_numpy()[sup.to_numpy()])
+    suppressed_marks(fig, suppressed_x, suppressed_why)
     style(fig, title, kind=kind)
     fig.update_xaxes(type="category", tickangle=-45, nticks=13)
     if group is None:
@@ -307,7 +310,9 @@ def trend_lines_figure(
 
 def comparison_figure(table: pd.DataFrame, title: str) -> go.Figure:
     """Dot-and-whisker comparison of several proportions for two groups (e.g. programme against the
-    whole system): ``indicator, group, value, ci_low, ci_high, numerator, denominator, suppressed``."""
+    whole system): ``indicator, group, value, ci_low, ci_high, numerator, denominator, suppressed``.
+    A row without a value is not drawn and labelled "suppressed" (hidden by disclosure control) or
+    "no value" (nothing to show, e.g. no case-mix model)."""
     if table.empty:
         return empty_figure("No data for this period and filters")
     fig = go.Figure()
@@ -336,13 +341,14 @@ def comparison_figure(table: pd.DataFrame, title: str) -> go.Figure:
                 hoverinfo="text",
             )
         )
-        for ind in part.loc[sup, "indicator"]:
+        hidden = part["suppressed"].fillna(False).astype(bool)
+        for ind, is_hidden in zip(part.loc[sup, "indicator"], hidden[sup], strict=True):
             fig.add_annotation(
                 y=ind,
                 x=1.0,
                 xref="paper",
                 xanchor="right",
-                text=f"{g}: suppressed",
+                text=f"{g}: {'suppressed' if is_hidden else 'no value'}",
                 showarrow=False,
                 font={"size": 10, "color": SUPPRESSED},
                 yshift=8 if i == 0 else -8,

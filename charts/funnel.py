@@ -12,6 +12,7 @@ from charts.style import (
     IMPROVEMENT,
     LIMIT,
     NEITHER,
+    OKABE_ITO,
     SUPPRESSED,
     empty_figure,
     hover_lines,
@@ -46,10 +47,15 @@ def funnel_figure(
     direction: str | None = None,
     label_col: str = "label",
     id_col: str = "programme",
+    target_label: str = "system value",
+    reference: tuple[float, str, str] | None = None,
 ) -> go.Figure:
-    """A funnel plot: each unit's proportion against its denominator, with the pooled target and the
+    """A funnel plot: each unit's proportion against its denominator, with the target (named in the
+    legend by ``target_label``, e.g. "system value (as on the Overview)") and the
     95% and 99.8% control limits (inverted Wilson). Units outside a limit are coloured better/worse
     when the metric has a direction. ``customdata`` carries the unit id, for click-through.
+    ``reference`` (value, legend label, hover text), e.g. England's published value, is drawn as a
+    dash-dot line: a reference only, the limits stay around the target.
 
     ``units`` has ``id_col``, ``label_col``, ``numerator, denominator, value, ci_low, ci_high,
     suppressed, significance``; ``curve`` is `pipelines.stats.funnel_curve` output.
@@ -88,11 +94,24 @@ def funnel_figure(
             x=[n.min(), n.max()],
             y=[target, target],
             mode="lines",
-            name=f"system value {target:.1%}",
+            name=f"{target_label}: {target:.1%}",
             line={"color": "#222", "width": 1.2},
             hoverinfo="skip",
         )
     )
+    if reference is not None:
+        value, label, note = reference
+        fig.add_trace(
+            go.Scatter(
+                x=[n.min(), n.max()],
+                y=[value, value],
+                mode="lines",
+                name=label,
+                line={"color": OKABE_ITO["bluish_green"], "width": 1.5, "dash": "dashdot"},
+                hovertext=[note, note],
+                hoverinfo="text",
+            )
+        )
     colours = [significance_colour(s, direction) for s in shown["significance"]]
     hover = [
         hover_lines(r, "proportion", str(r[label_col]))
@@ -135,4 +154,91 @@ def funnel_figure(
     ]
     fig.update_xaxes(title="denominator (log scale)", type="log", tickvals=ticks or None)
     fig.update_yaxes(title="", rangemode="normal")
+    return fig
+
+
+def ratio_funnel_figure(
+    units: pd.DataFrame,
+    curve: pd.DataFrame,
+    title: str,
+    direction: str | None = None,
+    label_col: str = "label",
+    id_col: str = "programme",
+) -> go.Figure:
+    """A funnel plot of case-mix-adjusted ratios: each unit's observed / expected count against its
+    expected count, with the line at 1 (as expected for its case mix) and the 95% and 99.8% limits of
+    the exact Poisson test (`pipelines.stats.ratio_funnel_curve`). Coloured better/worse outside a
+    limit when the metric has a direction; ``customdata`` carries the unit id, for click-through.
+
+    ``units`` has ``id_col``, ``label_col``, ``numerator, expected, ratio, ratio_ci_low,
+    ratio_ci_high, adjusted_value, suppressed, significance``; ``curve`` has ``expected`` and
+    ``low_95, high_95, low_99_8, high_99_8``. A unit without a ratio (suppressed, or no model) is not
+    drawn, and the count of them is said on the chart.
+    """
+    shown = units[~units["suppressed"].fillna(False).astype(bool) & units["ratio"].notna()]
+    if shown.empty:
+        return empty_figure("No unit has an adjusted ratio to show (suppressed, or no model could be fitted)")
+    fig = go.Figure()
+    e = curve["expected"]
+    for level, dash, name in (("99_8", "dash", "99.8% limits"), ("95", "dot", "95% limits")):
+        for side, legend in (("high", True), ("low", False)):
+            fig.add_trace(
+                go.Scatter(
+                    x=e,
+                    y=curve[f"{side}_{level}"],
+                    mode="lines",
+                    name=name,
+                    legendgroup=level,
+                    showlegend=legend,
+                    line={"color": LIMIT, "dash": dash, "width": 1},
+                    hoverinfo="skip",
+                )
+            )
+    fig.add_trace(
+        go.Scatter(
+            x=[e.min(), e.max()],
+            y=[1.0, 1.0],
+            mode="lines",
+            name="as expected for the case mix (ratio 1)",
+            line={"color": "#222", "width": 1.2},
+            hoverinfo="skip",
+        )
+    )
+    colours = [significance_colour(s, direction) for s in shown["significance"]]
+    hover = [
+        f"<b>{r[label_col]}</b><br>observed / expected: {r['ratio']:.2f} "
+        f"(95% interval {r['ratio_ci_low']:.2f} to {r['ratio_ci_high']:.2f})"
+        f"<br>observed {int(r['numerator']):,}, expected {r['expected']:.1f}"
+        f"<br>adjusted value: {r['adjusted_value']:.1%}"
+        f"<br>{SIGNIFICANCE_TEXT.get(r['significance'], '')}<br><i>click to open this programme</i>"
+        for _, r in shown.iterrows()
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=shown["expected"],
+            y=shown["ratio"],
+            mode="markers",
+            name="programmes",
+            marker={"size": 11, "color": colours, "line": {"color": "white", "width": 1}},
+            customdata=shown[id_col],
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    hidden = len(units) - len(shown)
+    style(fig, title, height=420)
+    if hidden:
+        fig.add_annotation(
+            text=f"{hidden} without a ratio (not drawn; listed in the table)",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=1.0,
+            y=1.02,
+            xanchor="right",
+            yanchor="bottom",
+            font={"size": 11, "color": SUPPRESSED},
+        )
+    fig.update_xaxes(title="expected count for the case mix (log scale)", type="log")
+    fig.update_yaxes(title="observed / expected", rangemode="tozero")
     return fig

@@ -102,10 +102,11 @@ def spc_figure(
     kind: str = "proportion",
     direction: str | None = None,
     unit: str = "",
+    points: str = "monthly value",
 ) -> go.Figure:
-    """An XmR chart: the monthly values, the mean and the process limits, special-cause points
-    coloured for improvement or concern (or purple when the metric has no direction), suppressed
-    months as hollow markers at the foot.
+    """An XmR chart: the monthly (or, named by ``points``, quarterly) values, the mean and the process
+    limits, special-cause points coloured for improvement or concern (or purple when the metric has no
+    direction), suppressed points as hollow markers at the foot.
 
     ``series`` has columns ``period`` and the metric columns (``value``, ``numerator``, ...);
     ``spc`` is `pipelines.stats.xmr` of its values, row for row.
@@ -160,7 +161,7 @@ def spc_figure(
             x=x,
             y=values.where(~suppressed),
             mode="lines+markers",
-            name="monthly value",
+            name=points,
             line={"color": COMMON, "width": 1.5},
             marker={"size": 6, "color": COMMON},
             hovertext=hover,
@@ -191,7 +192,11 @@ def spc_figure(
                         hoverinfo="text",
                     )
                 )
-    suppressed_marks(fig, np.asarray(x)[suppressed.to_numpy()])
+    hidden = suppressed.to_numpy()
+    reasons = (
+        series["suppressed_reason"] if "suppressed_reason" in series else pd.Series(None, index=series.index)
+    )
+    suppressed_marks(fig, np.asarray(x)[hidden], reasons.to_numpy()[hidden])
     style(fig, title, kind=kind)
     fig.update_xaxes(type="category", tickangle=-45, nticks=13)
     if values.isna().all() and kind == "proportion":

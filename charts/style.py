@@ -133,7 +133,8 @@ def style(fig: go.Figure, title: str = "", *, height: int = 340, kind: str = "")
         separators=".,",
     )
     if kind == "proportion":
-        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+        # Whole percents, and up to two decimals where the ticks are closer (a death rate of 0.5%).
+        fig.update_yaxes(tickformat=".2~%", rangemode="tozero")
     return fig
 
 
@@ -162,29 +163,49 @@ def suppressed_flags(table: pd.DataFrame) -> pd.Series:
     return table["suppressed"].astype("boolean").fillna(False).astype(bool)
 
 
-def suppressed_marks(
-    fig: go.Figure, x: Iterable, name: str = SUPPRESSED_NOTE, showlegend: bool = True
-) -> None:
+SUPPRESSION_LEGEND = {
+    "small count": "suppressed: a small count",
+    "fewer than 10 records": "suppressed: fewer than 10 records",
+    "tail of the curve": "suppressed: too few at risk",
+}
+
+
+def suppressed_marks(fig: go.Figure, x: Iterable, reasons: Iterable[object] | None = None) -> None:
     """Hollow grey markers along the foot of the plot at each suppressed x, on an overlay axis so they
-    sit at no value of the metric's own axis."""
+    sit at no value of the metric's own axis. ``reasons`` (the rows' ``suppressed_reason``, x for x)
+    gives one legend entry per reason, so a month hidden to protect another cell is not taken for a
+    small count; an x hidden for several reasons (several lines on one chart) is drawn once, under
+    the first."""
     xs = list(x)
     if not xs:
         return
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=[0.03] * len(xs),
-            yaxis="y9",
-            mode="markers+text",
-            name=name,
-            showlegend=showlegend,
-            marker={"symbol": "circle-open", "size": 9, "color": SUPPRESSED, "line": {"width": 1.5}},
-            text=["s"] * len(xs),
-            textposition="top center",
-            textfont={"size": 9, "color": SUPPRESSED},
-            hovertemplate="%{x}<br>" + SUPPRESSED_NOTE + "<extra></extra>",
+    why = [
+        r if isinstance(r, str) and r else "" for r in (reasons if reasons is not None else [""] * len(xs))
+    ]
+    if len(why) != len(xs):
+        raise ValueError("suppressed_marks: one reason per x")
+    first: dict[object, str] = {}
+    for xv, reason in zip(xs, why, strict=True):
+        first.setdefault(xv, reason)
+    groups: dict[str, list[object]] = {}
+    for xv, reason in first.items():
+        groups.setdefault(reason, []).append(xv)
+    for reason, points in groups.items():
+        name = SUPPRESSION_LEGEND.get(reason, f"suppressed: {reason}" if reason else SUPPRESSED_NOTE)
+        fig.add_trace(
+            go.Scatter(
+                x=points,
+                y=[0.03] * len(points),
+                yaxis="y9",
+                mode="markers+text",
+                name=name,
+                marker={"symbol": "circle-open", "size": 9, "color": SUPPRESSED, "line": {"width": 1.5}},
+                text=["s"] * len(points),
+                textposition="top center",
+                textfont={"size": 9, "color": SUPPRESSED},
+                hovertemplate="%{x}<br>" + name + " (disclosure control)<extra></extra>",
+            )
         )
-    )
     fig.update_layout(yaxis9={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True})
 
 

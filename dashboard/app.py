@@ -23,6 +23,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard import ids
+from dashboard.board_pack import install_board_pack, pack_href
 from dashboard.callback_requests import install_callback_checks
 from dashboard.components import Chart, register_chart, register_downloads
 from dashboard.errors import guarded, install_request_errors, report_callback_error
@@ -94,6 +95,7 @@ def create_app(
     *,
     warm: bool = False,
     users_file: str | os.PathLike[str] | None = None,
+    benchmarks: str | os.PathLike[str] | None = None,
 ) -> Dash:
     """The dashboard for the warehouse at ``db_path`` (opened read-only; `WarehouseNotFound` if missing).
 
@@ -101,9 +103,11 @@ def create_app(
     so the first visitor does not wait for them (a second or two at start-up instead).
     Sign-in is on with a users file (``users_file`` or ``ROSC_USERS``) or an OpenID Connect provider
     (``ROSC_OIDC``): see `dashboard.signin`; what each role sees is `dashboard.auth`'s.
+    ``benchmarks`` is a benchmarks file replacing the shipped England values (`pipelines.benchmarks`;
+    a bad file raises `pipelines.benchmarks.BenchmarkFileError` naming its file, line and column).
     """
     sign_in = sign_in_config(users_file, db_path=db_path)  # refuses to start on a bad sign-in setting
-    data = DashboardData(db_path)
+    data = DashboardData(db_path, benchmarks=benchmarks)
     if warm:
         overview.warm(data, default_state(data.as_of(), data.dates()[0]))
     app = Dash(
@@ -121,6 +125,7 @@ def create_app(
     install_request_errors(app)  # a malformed callback request is a 400, not a bare 500
     install_sign_in(app, data, sign_in)
     install_callback_checks(app)  # a request must match its callback exactly, and the person's scope
+    install_board_pack(app, data)  # /board-pack.pdf: the PDF of the view, through the same scope
     _register_router(app, data)
     _register_filters(app, data)
     charts: dict[str, Chart] = {}
@@ -228,6 +233,7 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
         Output(ids.FILTER_STATE, "data"),
         Output(ids.ACTIVE_FILTERS, "children"),
         Output(ids.FILTER_NOTICE, "children"),
+        Output(ids.BOARD_PACK, "href"),
         Input(ids.URL, "search"),
         Input(ids.PERIOD_PRESET, "value"),
         *[Input(FILTER_IDS[d], "value") for d in dims],
@@ -277,7 +283,8 @@ def _register_filters(app: Dash, data: DashboardData) -> None:
             from_url = trigger in (None, ids.URL, ids.RESET_FILTERS)
             controls.append(wanted if from_url or sent != wanted else no_update)
         describe = "Showing " + describe_filters(state, data.labels(), span)
-        return [*controls, new_search, state.to_store(), describe, filter_notice(reading.notices)]
+        notice = filter_notice(reading.notices)
+        return [*controls, new_search, state.to_store(), describe, notice, pack_href(state)]
 
 
 def _check_dims() -> None:  # the filter bar offers exactly the filter dimensions

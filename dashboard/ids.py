@@ -16,6 +16,7 @@ AS_AT = "data-as-at"
 ACTIVE_FILTERS = "active-filters"
 GLOBAL_ERROR = "global-error"
 RESET_FILTERS = "reset-filters"
+BOARD_PACK = "board-pack"  # the Board pack (PDF) link of the view on screen
 FILTER_NOTICE = "filter-notice"  # what of a link or the controls was changed or left out, and why
 
 # Global filters (values mirror the query string; see dashboard.filters). The period is one of the
@@ -40,6 +41,7 @@ PROGRAMME_TREND_METRIC = "programme-trend-metric"
 PROGRAMMES_INDICATOR = "programmes-indicator"
 PROGRAMMES_TABLE = "programmes-table"
 PROGRAMMES_SORT = "programmes-sort"
+PROGRAMMES_COMPARISON = "programmes-comparison"
 PROGRAMME_ID = "programme-id"  # dcc.Store on the per-programme page: the programme shown
 DATA_LOADS = "data-loads"
 DATA_LATEST_LOAD = "data-latest-load"
@@ -53,6 +55,8 @@ CHART_MESSAGE = "chart-message"
 CHART_SPEC = "chart-spec"  # dcc.Store: which chart and its parameters (never records)
 CHART_CSV = "chart-csv"
 CHART_PNG = "chart-png"
+CHART_SVG = "chart-svg"
+CHART_SIDECAR = "chart-sidecar"  # dcc.Download of the CSV's metadata sidecar
 CHART_DOWNLOAD = "chart-download"
 TILE = "tile"
 

@@ -122,6 +122,14 @@ def shell(data: DashboardData) -> html.Div:
                         color="link",
                         className="ms-2 p-0 no-print",
                     ),
+                    html.A(
+                        "Board pack (PDF)",
+                        id=ids.BOARD_PACK,
+                        href="/board-pack.pdf",
+                        className="ms-3 no-print board-pack-link",
+                        title="Download the board pack of this view: every headline with its SPC chart, "
+                        "the funnel plots, the exit and support mixes, definitions (takes a few seconds)",
+                    ),
                 ],
                 className="d-flex align-items-baseline small text-muted",
             ),

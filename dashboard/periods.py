@@ -372,3 +372,20 @@ def period_label(period: Period, span: DataSpan | None = None) -> str:
     if period.months == 1:
         return period.first.label
     return f"{period.first.label} to {period.last.label}"
+
+
+def period_slug(period: Period, span: DataSpan | None = None) -> str:
+    """The period in a file name: ``fy2025-26`` (a financial year), ``fy2025-26-q2`` (a quarter of it),
+    ``2025-06`` (a month), ``12m-to-2026-02`` (the 12 months ending with the ``span``'s last complete
+    month), ``2025-03-to-2026-02`` (any other run of months)."""
+    year = financial_year_of(period.first)
+    if period == financial_year(year):
+        return f"fy{financial_year_name(year)}"
+    quarter = _as_financial_quarter(period)
+    if quarter is not None:
+        return f"fy{financial_year_name(quarter[0])}-q{quarter[1]}"
+    if period.months == 1:
+        return str(period.first)
+    if span is not None and period.months == 12 and period.last == span.last:
+        return f"12m-to-{period.last}"
+    return f"{period.first}-to-{period.last}"

@@ -18,6 +18,7 @@ served stale. It has two levels: a small LRU in the process, then the file every
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,16 @@ import pandas as pd
 
 from dashboard.auth import check_programme, scoped_filters, scoped_options, scoped_rows, scoped_state
 from dashboard.filters import FilterState
-from dashboard.periods import DataSpan, Period, is_whole_months, month_end
+from dashboard.periods import (
+    DataSpan,
+    Month,
+    Period,
+    financial_quarter,
+    financial_year_name,
+    financial_year_of,
+    is_whole_months,
+    month_end,
+)
 from dashboard.result_cache import MISSING, ResultCache, default_path, open_result_cache
 from pipelines.contract import OPTIONAL_TABLES, SEXES, SUBSTANCE_GROUPS, TABLE_ORDER, TABLES
 from pipelines.metrics.labels import CODE_LABELS, code_label, with_names
@@ -100,6 +110,13 @@ def _frozen_filters(filters: dict[str, Sequence[str]] | None) -> tuple:
     return tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items()))
 
 
+def _copy_with_attrs(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy a caller may change without touching the cache (``attrs`` deep-copied too)."""
+    out = table.copy()
+    out.attrs = copy.deepcopy(table.attrs)
+    return out
+
+
 def month_range(end: date, months: int) -> list[str]:
     """Labels ``YYYY-MM`` of the ``months`` calendar months ending with the month of ``end``."""
     y, m = end.year, end.month
@@ -124,13 +141,20 @@ class DashboardData:
         self,
         db_path: str | os.PathLike[str],
         cache_size: int = 512,
+        benchmarks: str | os.PathLike[str] | None = None,
         shared_cache: str | os.PathLike[str] | None | bool = True,
     ) -> None:
         """``shared_cache``: the shared result cache's file (`dashboard.result_cache`), True for its
         default place (``ROSC_RESULT_CACHE`` or beside the warehouse), None or False for none."""
+        from pipelines.benchmarks import load_benchmarks
+        from pipelines.metrics import available_metrics
+
         self.path = Path(db_path)
         self.warehouse: Warehouse = open_warehouse(self.path)  # raises WarehouseNotFound
         self._cache = _LRU(cache_size)
+        # England's published values (the shipped file, or ``benchmarks``): checked now, so a bad file
+        # stops the app at start-up with the file, line and column of the problem.
+        self.benchmarks = load_benchmarks(benchmarks, known_indicators=available_metrics())
         if shared_cache is True:
             shared_cache = default_path(self.path)
         self.shared: ResultCache | None = open_result_cache(shared_cache or None)
@@ -164,7 +188,7 @@ class DashboardData:
     # -- metadata ------------------------------------------------------------------------------------
 
     def metrics(self) -> dict[str, MetricInfo]:
-        """Every metric the metric layer offers, by id, in the order of METRICS.md."""
+        """Every metric the metric layer offers, by id, in the order of docs/metrics.md."""
         from pipelines.metrics import available_metrics, describe_metric
 
         def compute() -> dict[str, MetricInfo]:
@@ -290,13 +314,17 @@ class DashboardData:
         end: date,
         by: Sequence[str] = (),
         filters: dict[str, Sequence[str]] | None = None,
+        *,
+        adjust: bool = False,
     ) -> pd.DataFrame:
-        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached."""
+        """`pipelines.metrics.compute_metric` (shared: perturbed and suppressed, threshold 5), cached.
+        ``adjust`` (by programme, for `pipelines.metrics.ADJUSTABLE_METRICS`) adds the case-mix columns
+        (expected, ratio and its interval, adjusted_value, significance) and ``attrs["warnings"]``."""
         from pipelines.metrics import compute_metric
 
         self.check_view(start, end, filters)
         filters = scoped_filters(filters, by)  # the signed-in person's access (dashboard.auth)
-        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters))
+        key = ("metric", name, start, end, tuple(by), _frozen_filters(filters), adjust)
 
         def compute() -> pd.DataFrame:
             t0 = time.perf_counter()
@@ -309,11 +337,12 @@ class DashboardData:
                 filters={k: list(v) for k, v in (filters or {}).items()} or None,
                 suppress=True,
                 threshold=SUPPRESSION_THRESHOLD,
+                adjust=adjust,
             )
             log.debug("metric %s by %s: %.0f ms", name, by, 1000 * (time.perf_counter() - t0))
             return table
 
-        return scoped_rows(self.cached(key, compute).copy(), by)  # type: ignore[union-attr]
+        return scoped_rows(_copy_with_attrs(self.cached(key, compute)), by)  # type: ignore[arg-type]
 
     def metric_for(
         self,
@@ -321,10 +350,12 @@ class DashboardData:
         state: FilterState,
         by: Sequence[str] = (),
         extra_filters: dict[str, Sequence[str]] | None = None,
+        *,
+        adjust: bool = False,
     ) -> pd.DataFrame:
         filters = state.metric_filters()
         filters.update(extra_filters or {})
-        return self.metric(name, state.start, state.end, by, filters)
+        return self.metric(name, state.start, state.end, by, filters, adjust=adjust)
 
     def monthly(
         self,
@@ -366,6 +397,45 @@ class DashboardData:
             threshold=SUPPRESSION_THRESHOLD,
         )
 
+    def quarterly(
+        self,
+        name: str,
+        state: FilterState,
+        quarters: int = SPC_MONTHS // 3,
+        extra_filters: dict[str, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        """The metric financial-year quarter by quarter: the ``quarters`` complete quarters ending with
+        the one holding the period's last month, each the headline of that quarter as its own period (a
+        view the dashboard answers), with a ``period`` column ('2025-26 Q1'). Quarters before the data's
+        first month, or without the follow-up the metric needs by as_of, are left out."""
+        from pipelines.metrics import describe_metric
+
+        follow_up = int(describe_metric(name).get("needs_follow_up_days") or 0)
+        first, as_of = self.dates()
+        year = financial_year_of(Month.of(state.end))
+        quarter = (Month.of(state.end).month - 4) % 12 // 3 + 1
+        periods = []
+        while len(periods) < quarters:
+            periods.append((year, quarter))
+            year, quarter = (year, quarter - 1) if quarter > 1 else (year - 1, 4)
+        rows = []
+        for year, quarter in reversed(periods):
+            period = financial_quarter(year, quarter)
+            if (
+                period.start < first.replace(day=1)
+                or period.end > as_of
+                or (follow_up and period.end + timedelta(days=follow_up) > as_of)
+            ):
+                continue
+            row = self.metric(
+                name, period.start, period.end, (), {**state.metric_filters(), **(extra_filters or {})}
+            )
+            rows.append(row.assign(period=f"{financial_year_name(year)} Q{quarter}"))
+        if not rows:
+            return pd.DataFrame(columns=["period", "numerator", "denominator", "value", "suppressed"])
+        table = pd.concat(rows, ignore_index=True)
+        return table[["period", *[c for c in table.columns if c != "period"]]]
+
     def spc(
         self,
         name: str,
@@ -383,12 +453,59 @@ class DashboardData:
         chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
         return series, chart
 
+    # -- fair comparisons (issue 13) ----------------------------------------------------------------
+
+    def benchmark(self, metric: str, state: FilterState) -> dict[str, object] | None:
+        """England's published value to show beside ``metric`` for the view, or None: the latest row
+        of the benchmarks file whose definition matches or is close to ours
+        (`pipelines.benchmarks.reference_benchmark`), for the substance group the view is filtered to
+        (else ``all``). None under a sex or age-band filter: England's value is for all adults."""
+        from pipelines.benchmarks import reference_benchmark
+
+        if state.sex or state.age_band:
+            return None
+        population = state.substance_group[0] if len(state.substance_group) == 1 else "all"
+        return reference_benchmark(self.benchmarks, metric, population)
+
+    def peer_comparison(
+        self, metric: str, start: date, end: date, filters: dict[str, Sequence[str]] | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Peer support and ``metric``'s outcome on its landmark cohort (docs/metrics.md v2), as shared:
+        ``comparison`` (`pipelines.metrics.compare_peer_support`: the crude and the case-mix-adjusted
+        difference with 95% intervals), ``dose`` (`peer_support_dose`) and, for representation_6m,
+        ``timing`` (`peer_support_timing`). Counts perturbed and small groups suppressed by the metric
+        layer (threshold 5), cached; the view is checked (`check_view`) and scoped to the signed-in
+        person's programmes like every other. Each table keeps the metric layer's ``attrs`` (cohort,
+        exposure, outcome, covariates, warnings)."""
+        from pipelines.metrics import compare_peer_support, peer_support_dose, peer_support_timing
+
+        self.check_view(start, end, filters)
+        filters = scoped_filters(filters)  # the signed-in person's access (dashboard.auth)
+        key = ("peer_comparison", metric, start, end, _frozen_filters(filters))
+
+        def compute() -> dict[str, pd.DataFrame]:
+            shared = {
+                "filters": {k: list(v) for k, v in (filters or {}).items()} or None,
+                "suppress": True,
+                "threshold": SUPPRESSION_THRESHOLD,
+            }
+            tables = {
+                "comparison": compare_peer_support(self.warehouse, metric, start, end, **shared),
+                "dose": peer_support_dose(self.warehouse, metric, start, end, **shared),
+            }
+            if metric == "representation_6m":
+                tables["timing"] = peer_support_timing(self.warehouse, metric, start, end, **shared)
+            return tables
+
+        cached: dict[str, pd.DataFrame] = self.cached(key, compute)  # type: ignore[assignment]
+        return {name: _copy_with_attrs(table) for name, table in cached.items()}
+
     # -- distributions ------------------------------------------------------------------------------
 
     def exit_mix(self, state: FilterState, by: str = "programme") -> pd.DataFrame:
         """How episodes discharged in the period ended, by ``by`` and outcome group: the metric layer's
-        ``exit_reason_mix`` through `pipelines.metrics.compute_mix` (full grid, primary and secondary
-        suppression with each unit's total treated as published; totals suppressed by the same rule).
+        ``exit_reason_mix`` through `pipelines.metrics.compute_mix` (full grid, every count and total
+        perturbed; a row is hidden only for its own perturbed counts, as everywhere).
         Columns: unit, label, outcome_group, count, total, share, suppressed."""
         if by not in ("programme", "setting", "substance_group"):
             raise ValueError(by)

@@ -31,10 +31,13 @@ WORKER_TIMEOUT = 120
 class DashboardServer(BaseApplication):
     """gunicorn running the dashboard of one warehouse, configured from arguments, not a config file."""
 
-    def __init__(self, db: Path, options: dict[str, Any], warm: bool = True) -> None:
+    def __init__(
+        self, db: Path, options: dict[str, Any], warm: bool = True, benchmarks: Path | None = None
+    ) -> None:
         self.db = db
         self.options = options
         self.warm = warm
+        self.benchmarks = benchmarks
         super().__init__()
 
     def load_config(self) -> None:
@@ -49,7 +52,7 @@ class DashboardServer(BaseApplication):
         if gunicorn_log.handlers and not dashboard_log.handlers:
             dashboard_log.handlers = list(gunicorn_log.handlers)
             dashboard_log.setLevel(logging.INFO)
-        return create_app(self.db, warm=self.warm).server
+        return create_app(self.db, warm=self.warm, benchmarks=self.benchmarks).server
 
 
 def server_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
@@ -77,6 +80,9 @@ def serve_dashboard(
     workers: int = 2,
     threads: int = 1,
     warm: bool = True,
+    benchmarks: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Serve the dashboard of the warehouse at ``db`` with gunicorn until interrupted."""
-    DashboardServer(Path(db), server_options(host, port, workers, threads), warm=warm).run()
+    """Serve the dashboard of the warehouse at ``db`` with gunicorn until interrupted; ``benchmarks``
+    replaces the shipped England values (`pipelines.benchmarks`)."""
+    options = server_options(host, port, workers, threads)
+    DashboardServer(Path(db), options, warm=warm, benchmarks=Path(benchmarks) if benchmarks else None).run()

@@ -1,4 +1,5 @@
-"""The `rosc` command line: generate, load, query metrics and serve the dashboard.
+"""The `rosc` command line: generate, load, query metrics, compare fairly, write board packs and serve
+the dashboard.
 
 Each command is a thin shell over the same functions a notebook imports, so the command line,
 the notebooks and the dashboard give the same numbers.
@@ -289,6 +290,13 @@ def _metric_parameter_options(fn):
     help="Show exact counts, including 1-4 (for analysts with record-level access); otherwise every "
     "count is perturbed (cell-key method) and small ones suppressed.",
 )
+@click.option(
+    "--adjust",
+    is_flag=True,
+    help="Compare programmes on case mix (retention_12wk, early_unplanned_exit, successful_completion, "
+    "representation_6m; needs --by programme): adds expected, ratio, ratio_ci_low, ratio_ci_high, "
+    "adjusted_value, significance and adjustment_note.",
+)
 @_metric_parameter_options
 def metric(
     name: str | None,
@@ -300,12 +308,15 @@ def metric(
     by: str,
     fmt: str,
     no_suppress: bool,
+    adjust: bool = False,
     **parameter_values: int | None,
 ) -> None:
     """Print metric NAME for a period, as CSV (default) or JSON.
 
     Metrics with parameters of their definition take them as options (relapse_tests, time_to_relapse:
     --grace-weeks, --run-length, --window-weeks); `--list` shows each metric's with their defaults.
+    With --adjust, a case-mix model that cannot be fitted leaves the model columns empty and the last
+    line (on stderr) says why.
     """
     from pipelines.metrics import available_metrics, compute_metric, describe_metric, get_metric, with_names
     from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
@@ -348,16 +359,134 @@ def metric(
             by=breakdown,
             suppress=not no_suppress,
             parameters=parameters or None,
+            adjust=adjust,
         )
         table = with_names(table, warehouse)  # a name beside each code (programme name, setting label...)
     except (KeyError, ValueError) as error:
         raise click.ClickException(str(error.args[0] if error.args else error)) from None
     finally:
         warehouse.close()
+    _print_table(table, fmt)
+    for warning in table.attrs.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _print_table(table, fmt: str) -> None:
+    """A result table on stdout, as CSV or as JSON records."""
     if fmt == "csv":
         click.echo(table.to_csv(index=False), nl=False)
     else:
         click.echo(json.dumps(json.loads(table.to_json(orient="records", date_format="iso")), indent=2))
+
+
+#: The dimensions `rosc compare` filters by, each an option of its own (--programme, --age-band, ...).
+FILTER_OPTIONS: tuple[str, ...] = (
+    "programme",
+    "provider",
+    "area",
+    "setting",
+    "substance_group",
+    "sex",
+    "age_band",
+)
+
+
+def _filter_options(fn):
+    """One option per filter dimension; each may be repeated or comma-separated for several values."""
+    for dimension in reversed(FILTER_OPTIONS):
+        fn = click.option(
+            f"--{dimension.replace('_', '-')}",
+            dimension,
+            multiple=True,
+            help=f"Only records with this {dimension.replace('_', ' ')} (repeat, or separate with commas, "
+            "for several).",
+        )(fn)
+    return fn
+
+
+def _filters(values: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    chosen: dict[str, list[str]] = {}
+    for dimension, given in values.items():
+        parts = [part.strip() for text in given for part in text.split(",") if part.strip()]
+        if parts:
+            chosen[dimension] = parts
+    return chosen
+
+
+@main.group()
+def compare() -> None:
+    """Fair comparisons: outcomes with and without peer support on a landmark cohort."""
+
+
+@compare.command(name="peer-support")
+@click.option(
+    "--metric",
+    "metric_name",
+    type=click.Choice(["retention_12wk", "representation_6m"]),
+    required=True,
+    help="The outcome compared.",
+)
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--from", "start", callback=_iso_date, required=True, help="First day of the period.")
+@click.option("--to", "end", callback=_iso_date, required=True, help="Last day of the period.")
+@click.option(
+    "--as-of", "as_of", callback=_iso_date, help="Extract date; default: latest date in the warehouse."
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--no-suppress",
+    is_flag=True,
+    help="Exact counts and unrounded estimates (for analysts with record-level access); otherwise the "
+    "counts are perturbed and small groups suppressed.",
+)
+@_filter_options
+def compare_peer_support_command(
+    metric_name: str,
+    db: Path,
+    start: date,
+    end: date,
+    as_of: date | None,
+    fmt: str,
+    no_suppress: bool,
+    **filter_values: tuple[str, ...],
+) -> None:
+    """Outcomes with and without peer support on the landmark cohort: one row per estimate.
+
+    Columns: estimate (crude | adjusted), exposed_n, unexposed_n, exposed_value, unexposed_value,
+    difference, ci_low, ci_high, method, then adjusted_for, suppressed, reason and notes. Crude: the
+    difference in shares with Newcombe's interval; adjusted: logistic regression on the case mix and
+    marginal standardisation. Observational: the lines on stderr say what the cohort, exposure and
+    outcome are, and the last says why an estimate has no number, if one has none.
+    """
+    from pipelines.metrics import COMPARISON_COLUMNS, compare_peer_support
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
+
+    try:
+        warehouse = open_warehouse(db)
+    except (WarehouseNotFound, WarehouseOutOfDate) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        table = compare_peer_support(
+            warehouse,
+            metric_name,
+            start,
+            end,
+            as_of=as_of,
+            filters=_filters(filter_values) or None,
+            suppress=not no_suppress,
+        )
+    except (KeyError, ValueError) as error:
+        raise click.ClickException(str(error.args[0] if error.args else error)) from None
+    finally:
+        warehouse.close()
+    _print_table(table[COMPARISON_COLUMNS], fmt)
+    attrs = table.attrs
+    click.echo(
+        f"observational: {attrs['cohort']}; exposed: {attrs['exposure']}; outcome: {attrs['outcome']}",
+        err=True,
+    )
+    for warning in attrs["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.group(name="import")
@@ -394,6 +523,103 @@ def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> Non
     click.echo(f"wrote contract extract (as_of {result.as_of}) to {out_dir}")
 
 
+#: The filters `rosc report` takes, as the dashboard's filter bar offers them (one value each, or all).
+REPORT_FILTERS = ("area", "provider", "programme", "setting", "substance_group", "sex", "age_band")
+
+
+def _report_filter_options(fn):
+    for dimension in reversed(REPORT_FILTERS):
+        fn = click.option(
+            f"--{dimension.replace('_', '-')}",
+            dimension,
+            multiple=True,
+            metavar="VALUE",
+            help=f"Only this {dimension.replace('_', ' ')} (its code, as in a dashboard link); default all.",
+        )(fn)
+    return fn
+
+
+def _month(text: str | None, option: str):
+    from dashboard.periods import Month
+
+    if text is None:
+        return None
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise click.UsageError(
+            f"{option} {text!r} is not a month: write it YYYY-MM, such as 2025-04"
+        ) from None
+
+
+@main.command()
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
+@click.option("--from", "first", help="First month of the period (YYYY-MM); default the dashboard's default.")
+@click.option("--to", "last", help="Last month of the period (YYYY-MM).")
+@_report_filter_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The PDF to write, e.g. pack.pdf.",
+)
+def report(db: Path, first: str | None, last: str | None, out: Path, **filters: tuple[str, ...]) -> None:
+    """Write the board pack (an A4 landscape PDF) of one dashboard view.
+
+    The period is one the dashboard answers: a month, a financial-year quarter, a financial year or
+    the 12 months ending with the last complete month (--from and --to as YYYY-MM); each filter is one
+    value or all. Anything else is refused (exit 2), never widened.
+    """
+    import time
+
+    from dashboard.filters import DIMENSION_LABELS, state_of
+    from dashboard.periods import DataSpan, Period
+    from dashboard.queries import DashboardData
+    from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate
+    from report import PackRefused, write_pack
+
+    if (first is None) != (last is None):
+        raise click.UsageError("give both --from and --to (YYYY-MM), or neither for the dashboard's default")
+    many = [d for d, values in filters.items() if len(values) > 1]
+    if many:
+        names = ", ".join(f"--{d.replace('_', '-')}" for d in many)
+        raise click.UsageError(
+            f"{names} given more than once: a board pack is for one value of each filter or all of them "
+            "(programmes are compared side by side on its funnel plots)"
+        )
+    try:
+        data = DashboardData(db)
+    except (WarehouseNotFound, WarehouseOutOfDate) as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        span = DataSpan.of(*data.dates())
+        period = span.default()
+        if first is not None:
+            start, end = _month(first, "--from"), _month(last, "--to")
+            if start > end:
+                raise click.UsageError(f"--from {first} is after --to {last}")
+            period = Period(start, end)
+        options = data.filter_options()
+        for dimension, values in filters.items():
+            known = {o["value"] for o in options[dimension]}
+            unknown = [v for v in values if v not in known]
+            if unknown:
+                label = DIMENSION_LABELS[dimension].lower()
+                raise click.UsageError(
+                    f"--{dimension.replace('_', '-')} {unknown[0]!r} is not a {label} of this warehouse "
+                    f"(its {label} codes: {', '.join(sorted(known))})"
+                )
+        state = state_of(period, **{d: list(v) for d, v in filters.items() if v})
+        started = time.perf_counter()
+        try:
+            write_pack(data, state, out)
+        except PackRefused as error:
+            raise click.UsageError(str(error)) from None
+    finally:
+        data.close()
+    click.echo(f"wrote the board pack to {out} ({time.perf_counter() - started:.1f} s)")
+
+
 @main.command()
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -411,20 +637,34 @@ def import_ctn0094_command(src: Path, out_dir: Path, anchor: date | None) -> Non
 @click.option(
     "--debug", is_flag=True, help="Flask's development server in Dash debug mode (reloader, error pop-ups)."
 )
-def serve(db: Path, host: str, port: int, workers: int, threads: int, debug: bool) -> None:
+@click.option(
+    "--benchmarks",
+    "benchmarks_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Benchmarks CSV to show instead of the shipped England values (format: pipelines.benchmarks).",
+)
+def serve(
+    db: Path, host: str, port: int, workers: int, threads: int, debug: bool, benchmarks_file: Path | None
+) -> None:
     """Serve the dashboard with gunicorn (WORKERS processes of THREADS threads), reading the warehouse
-    read-only."""
+    read-only. Tiles and the funnel show England's published value as a reference where its definition
+    matches or is close to ours."""
+    from pipelines.benchmarks import BenchmarkFileError, load_benchmarks
+    from pipelines.metrics import available_metrics
     from pipelines.warehouse import WarehouseNotFound, WarehouseOutOfDate, open_warehouse
 
     try:
-        open_warehouse(db).close()  # refuse now, in one clear message, rather than in every worker
-    except (WarehouseNotFound, WarehouseOutOfDate) as error:
+        # Refuse now, in one clear message, rather than in every worker.
+        open_warehouse(db).close()
+        load_benchmarks(benchmarks_file, known_indicators=available_metrics())
+    except (WarehouseNotFound, WarehouseOutOfDate, BenchmarkFileError) as error:
         raise click.ClickException(str(error)) from None
     if debug:
         from dashboard.app import create_app
 
         click.echo(f"dashboard (development server) on http://{host}:{port}  (warehouse {db}, Ctrl-C stops)")
-        create_app(db).run(host=host, port=port, debug=True)
+        create_app(db, benchmarks=benchmarks_file).run(host=host, port=port, debug=True)
         return
     from dashboard.serve import serve_dashboard
 
@@ -432,7 +672,7 @@ def serve(db: Path, host: str, port: int, workers: int, threads: int, debug: boo
         f"dashboard on http://{host}:{port}  (warehouse {db}; gunicorn, {workers} workers x {threads} "
         "threads; Ctrl-C to stop)"
     )
-    serve_dashboard(db, host=host, port=port, workers=workers, threads=threads)
+    serve_dashboard(db, host=host, port=port, workers=workers, threads=threads, benchmarks=benchmarks_file)
 
 
 #: The demo system `rosc demo` generates at its first run: a local system the size of a mid-sized English
@@ -447,12 +687,17 @@ def _demo_extract(out_dir: Path) -> Path:
     """The demo extract in ``out_dir``, generated first when it is missing or was made with other settings
     or another contract version."""
     from pipelines.contract import CONTRACT_VERSION
-    from pipelines.generate import generate_extract
+    from pipelines.generate import RELEASE_PEOPLE_SHARE, generate_extract
 
     marker = out_dir / "extract.json"
     if marker.exists():
         made = json.loads(marker.read_text(encoding="utf-8"))
-        wanted = {"people": DEMO_PEOPLE, "seed": DEMO_SEED, "contract_version": CONTRACT_VERSION}
+        wanted = {
+            "people": DEMO_PEOPLE,
+            "seed": DEMO_SEED,
+            "contract_version": CONTRACT_VERSION,
+            "prison_release_people": int(round(RELEASE_PEOPLE_SHARE * DEMO_PEOPLE)),
+        }
         if all(made.get(k) == v for k, v in wanted.items()):
             return out_dir
     click.echo(f"generating the demo system ({DEMO_PEOPLE:,} people, seed {DEMO_SEED}) into {out_dir} (once)")
@@ -480,7 +725,7 @@ def demo(ctx: click.Context, db: Path, extract_dir: Path | None, host: str, port
     elif not (extract_dir / "extract.json").exists():
         raise click.ClickException(f"{extract_dir}: no extract here; make one with `rosc generate --out DIR`")
     ctx.invoke(load, dirs=(extract_dir,), db=db, strict=False, as_of=None, force=False, quiet=False)
-    ctx.invoke(serve, db=db, host=host, port=port, workers=2, threads=1, debug=False)
+    ctx.invoke(serve, db=db, host=host, port=port, workers=2, threads=1, debug=False, benchmarks_file=None)
 
 
 if __name__ == "__main__":  # pragma: no cover

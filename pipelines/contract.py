@@ -1,7 +1,7 @@
 """The ROSC extract contract, version 2, as data.
 
 One place that says which tables an extract holds, their columns, types, codes and keys
-(`../shared/DATA_CONTRACT.md`). The generator, the pandera schemas, the loader's DDL and the
+(`docs/contract.md`). The generator, the pandera schemas, the loader's DDL and the
 metric layer all read it from here, so a code list is written once.
 
 Version 2 adds the optional `drug_tests` table (toxicology, as opioid-treatment programmes and trials
@@ -85,7 +85,7 @@ TEST_SUBSTANCES = (
 )
 TEST_RESULTS = ("positive", "negative", "invalid")
 #: Substances whose positive test is opioid use, and whose valid test makes a week tested, in the
-#: relapse definition of METRICS.md v2 (`relapse_tests`): a methadone or buprenorphine positive is what
+#: relapse definition of docs/metrics.md v2 (`relapse_tests`): a methadone or buprenorphine positive is what
 #: a patient on that medication gives, so it is not opioid use.
 OPIOID_TEST_SUBSTANCES = ("opiates", "fentanyl")
 #: Results that are a valid test (an `invalid` sample, e.g. one that failed its temperature check, is not).

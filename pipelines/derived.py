@@ -37,6 +37,7 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("intermediate", "int_unlinked_contacts"),
     ("intermediate", "int_episode_first_peer_contact"),
     ("intermediate", "int_episode_new_presentation"),
+    ("intermediate", "int_episode_release_engagement"),
     ("intermediate", "int_drug_test_weeks"),
     ("marts", "episode_facts"),
     ("marts", "contact_facts"),

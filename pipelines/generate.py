@@ -12,8 +12,14 @@ peers differs by programme and rises over calendar time; successful completers a
 up by lived-experience recovery organisations after discharge. Treatment Outcomes Profile
 assessments improve with retention and with peer engagement (a modest, plausible association).
 
-Everything is drawn from one `numpy.random.default_rng(seed)` in a fixed order and written in a
-fixed row order, so the same arguments give byte-identical files.
+People who come through the system's prisons (`RELEASE_PEOPLE_SHARE` more people) are released and
+referred on to community treatment, which some start within 21 days (continuity of care, near England's
+published rate) and others later or never.
+
+Everything is drawn from `numpy.random.default_rng(seed)` in a fixed order and written in a fixed row
+order, so the same arguments give byte-identical files; the prison releases come from a second generator,
+`default_rng([seed, RELEASE_STREAM])`, and their people, episodes, contacts and assessments are appended
+after the others, so that adding them left every earlier record (and its id) unchanged.
 """
 
 from __future__ import annotations
@@ -1013,6 +1019,260 @@ def _simulate_assessments(
 
 
 # --------------------------------------------------------------------------------------------------
+# Prison releases (issue 13: continuity of care)
+# --------------------------------------------------------------------------------------------------
+
+#: People who come to the system through its prisons, appended to the `people` the main simulation draws,
+#: as a share of them. England treats about one adult in a prison or other secure setting for every six
+#: in the community (49,881 against about 310,000 in 2023-24, OHID's secure-settings and adult reports).
+RELEASE_PEOPLE_SHARE = 0.12
+#: The entropy mixed with the seed for the releases' own generator (`default_rng([seed, RELEASE_STREAM])`).
+RELEASE_STREAM = 13
+#: Substance groups of adults treated in secure settings, 2023-24 (OHID, Alcohol and drug treatment in
+#: secure settings 2023 to 2024: opiates 47%, non-opiates only 21%, non-opiates and alcohol 20%,
+#: alcohol only 11%).
+_PRISON_GROUP_SHARE = {"opiate": 0.47, "non_opiate": 0.21, "non_opiate_and_alcohol": 0.20, "alcohol": 0.12}
+#: Chance that a person released from prison and referred on starts community treatment within 21 days,
+#: from five years before as_of to as_of (a straight line between the two). The main simulation's prison
+#: transfers continue in the community within days nine times in ten; these releases are set so that
+#: the system's continuity_of_care follows England's published rate: 34.5% (2019-20), 38.1% (2020-21),
+#: 43% (2022-23), 53% (2023-24, the latest published: OHID, Alcohol and drug treatment in secure settings
+#: 2023 to 2024, "Continuity of care"). With 12,000 people (the demo) it reads 45% in 2021-22 and
+#: 2022-23, 51% in 2023-24, 53% in 2024-25 and 54% in 2025-26.
+_RELEASE_ENGAGEMENT = (0.14, 0.30)
+#: Of those who do not engage within 21 days, the share who present to community treatment later.
+_LATE_ENGAGEMENT = 0.4
+#: Chance of going back to prison after a release (another sentence), and at most this many sentences.
+_RETURN_TO_PRISON, _MAX_SENTENCES = 0.35, 3
+#: How a prison episode ends: released and referred on, moved to another prison, or while in prison.
+_PRISON_EXIT = {
+    "transferred_not_in_custody": 0.80,
+    "transferred_in_custody": 0.08,
+    "completed_drug_free": 0.05,
+    "dropped_out": 0.03,
+    "retained_in_custody": 0.02,
+    "treatment_withdrawn": 0.02,
+}
+
+
+def _simulate_releases(
+    rng: np.random.Generator, people: int, system: _System, as_of: int, taken: np.ndarray
+) -> tuple[_People, _Episodes] | None:
+    """People who come through the system's prisons, with their prison episodes (one to
+    `_MAX_SENTENCES`, ending mostly in release), and the community episodes that follow a release
+    within 21 days with probability `_RELEASE_ENGAGEMENT` (later, or never, otherwise).
+
+    Drawn from their own generator, after the main simulation, so that everything the main simulation
+    writes is unchanged by them; ``taken`` holds the main simulation's person ids (never reused).
+    Returns None when `RELEASE_PEOPLE_SHARE` of ``people`` rounds to nobody.
+    """
+    n = int(round(RELEASE_PEOPLE_SHARE * people))
+    if n == 0:
+        return None
+    persons = _People(rng, n, as_of)
+    while True:  # pseudonyms unique across both simulations
+        clash = np.isin(persons.ids, taken)
+        if not clash.any():
+            break
+        persons.ids[clash] = _person_ids(rng, int(clash.sum()))
+    persons.group = _draw(rng, _probs(SUBSTANCE_GROUPS, _PRISON_GROUP_SHARE), n)
+    primary_table = np.array([_probs(PRIMARY_SUBSTANCES, _PRIMARY_BY_GROUP[g]) for g in SUBSTANCE_GROUPS])
+    persons.primary = _draw_rows(rng, primary_table, persons.group)
+    inj_table = np.array([_probs(INJECTING_STATUSES, _INJECTING_BY_GROUP[g]) for g in SUBSTANCE_GROUPS])
+    persons.injecting = _draw_rows(rng, inj_table, persons.group)
+    u = rng.random(n)
+    persons.sex = np.select(
+        [u < 0.09, u < 0.095, u < 0.10],
+        [SEXES.index("female"), SEXES.index("other"), SEXES.index("unknown")],
+        default=SEXES.index("male"),
+    )
+    age = np.clip(np.rint(rng.normal(36, 9, n)), 18, 75).astype(np.int64)
+    first_year = (np.datetime64("1970-01-01") + persons.first_referral.astype("timedelta64[D]")).astype(
+        "datetime64[Y]"
+    ).astype(np.int64) + 1970
+    persons.birth_year = first_year - age
+
+    prisons = np.flatnonzero(system.setting == SETTING["prison"])
+    prison_weight = np.array([PROGRAMMES[k][5] for k in prisons], dtype=float)
+    prison_p = prison_weight / prison_weight.sum()
+    exit_p = _probs(DISCHARGE_REASONS, _PRISON_EXIT)
+    window = (as_of - WINDOW_DAYS, as_of)
+    rows: list[dict[str, int]] = []
+
+    def add(
+        person: int,
+        programme: int,
+        referral: int,
+        start: int,
+        discharge: int,
+        reason: int,
+        kind: int,
+        source: int,
+    ) -> None:
+        rows.append(
+            dict(
+                person=person,
+                programme=programme,
+                referral=referral,
+                start=start,
+                discharge=discharge,
+                reason=reason,
+                kind=kind,
+                source=source,
+            )
+        )
+
+    for person in range(n):
+        group = int(persons.group[person])
+        area = int(persons.area[person])
+        day = int(persons.first_referral[person])
+        programme = int(rng.choice(prisons, p=prison_p))
+        for _ in range(_MAX_SENTENCES):
+            start = day + int(rng.integers(0, 3))  # prison teams assess on reception
+            length = max(14, int(np.exp(rng.normal(np.log(100.0), 0.7))))
+            discharge = start + length
+            reason = int(rng.choice(len(DISCHARGE_REASONS), p=exit_p))
+            if start > as_of:
+                break
+            if discharge > as_of:
+                add(person, programme, day, start, -1, -1, _OPEN, SOURCE["criminal_justice"])
+                break
+            kind = (
+                _TRANSFER
+                if DISCHARGE_REASONS[reason].startswith("transferred")
+                else (_SUCCESS if DISCHARGE_REASONS[reason].startswith("completed") else _UNPLANNED)
+            )
+            add(person, programme, day, start, discharge, reason, kind, SOURCE["criminal_justice"])
+            if DISCHARGE_REASONS[reason] == "transferred_in_custody":
+                others = prisons[prisons != programme]
+                programme = int(rng.choice(others))
+                day = discharge + int(rng.integers(0, 3))
+                continue
+            if DISCHARGE_REASONS[reason] != "transferred_not_in_custody":
+                break
+            # Released and referred on: does the person start community treatment within 21 days?
+            progress = np.clip((discharge - window[0]) / (window[1] - window[0]), 0.0, 1.0)
+            engaged = rng.random() < _RELEASE_ENGAGEMENT[0] + progress * (
+                _RELEASE_ENGAGEMENT[1] - _RELEASE_ENGAGEMENT[0]
+            )
+            late = not engaged and rng.random() < _LATE_ENGAGEMENT
+            if engaged or late:
+                if engaged:
+                    referral = discharge + int(rng.integers(0, 12))
+                    community_start = min(referral + int(rng.integers(0, 8)), discharge + 21)
+                else:
+                    referral = discharge + 22 + int(rng.exponential(90.0))
+                    community_start = referral + int(rng.integers(2, 21))
+                community = int(
+                    _pick(system.choice[area, SETTING["community"], group][None, :], rng.random(1))[0]
+                )
+                if referral > as_of:
+                    break
+                if community_start > as_of:
+                    add(person, community, referral, -1, -1, -1, _OPEN, SOURCE["criminal_justice"])
+                    break
+                stays = int(np.exp(rng.normal(np.log(150.0), 0.9)))
+                outcome = rng.random()
+                community_end = community_start + max(1, stays)
+                if community_end > as_of:
+                    add(
+                        person,
+                        community,
+                        referral,
+                        community_start,
+                        -1,
+                        -1,
+                        _OPEN,
+                        SOURCE["criminal_justice"],
+                    )
+                    break
+                ending = REASON["dropped_out"] if outcome < 0.55 else REASON["completed_drug_free"]
+                kind = _UNPLANNED if outcome < 0.55 else _SUCCESS
+                add(
+                    person,
+                    community,
+                    referral,
+                    community_start,
+                    community_end,
+                    ending,
+                    kind,
+                    SOURCE["criminal_justice"],
+                )
+                discharge = community_end
+            if rng.random() >= _RETURN_TO_PRISON:
+                break
+            day = discharge + 30 + int(rng.exponential(240.0))
+            if day > as_of:
+                break
+            programme = int(rng.choice(prisons, p=prison_p))
+
+    if not rows:
+        return None
+    columns = {key: np.array([r[key] for r in rows], dtype=np.int64) for key in rows[0]}
+    episodes = _Episodes()
+    order = np.lexsort((columns["referral"], columns["person"]))
+    m = len(order)
+    for key, values in columns.items():
+        setattr(episodes, key, values[order])
+    started = episodes.start >= 0
+    wait = np.where(started, episodes.start - episodes.referral, 0)
+    episodes.triage = np.where(started, episodes.referral + np.minimum(rng.geometric(0.5, m) - 1, wait), -1)
+    group = persons.group[episodes.person]
+    in_prison = system.setting[episodes.programme] == SETTING["prison"]
+    ost_share = np.where(in_prison, _OST_SHARE["prison"], _OST_SHARE["community"])
+    episodes.ost = (group == GROUP["opiate"]) & (rng.random(m) < ost_share)
+    episodes.injecting = persons.injecting[episodes.person]
+    engagement = persons.peer_propensity[episodes.person] * np.exp(rng.normal(0.0, 0.3, m))
+    episodes.engagement = np.where(system.peer_programme[episodes.programme], engagement * 1.6, engagement)
+    return persons, episodes
+
+
+_EPISODE_FIELDS = (
+    "person",
+    "programme",
+    "referral",
+    "triage",
+    "start",
+    "discharge",
+    "reason",
+    "source",
+    "injecting",
+    "ost",
+    "engagement",
+    "kind",
+)
+_CONTACT_FIELDS = ("person", "episode", "programme", "day", "support", "peer", "attended", "minutes")
+
+
+def _concat_people(first: _People, second: _People) -> _People:
+    out = object.__new__(_People)
+    for name in vars(first):
+        value = getattr(first, name)
+        setattr(
+            out, name, value + second.n if name == "n" else np.concatenate([value, getattr(second, name)])
+        )
+    return out
+
+
+def _offset(records: object, **offsets: int) -> object:
+    """A simulated table (episodes, contacts, assessments) with person / episode indices shifted by the
+    given offsets (−1 stays −1: a null)."""
+    for name, offset in offsets.items():
+        values = getattr(records, name)
+        setattr(records, name, np.where(values >= 0, values + offset, values))
+    return records
+
+
+def _concat(first: object, second: object, fields: tuple[str, ...]) -> object:
+    out = object.__new__(type(first))
+    for name in fields:
+        setattr(out, name, np.concatenate([getattr(first, name), getattr(second, name)]))
+    if hasattr(first, "values"):
+        out.values = {k: np.concatenate([v, second.values[k]]) for k, v in first.values.items()}
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------------
 
@@ -1115,9 +1375,10 @@ def generate_extract(
 
     One file per required table in `fmt` (the optional drug_tests table is not simulated: the synthetic
     system records no toxicology) plus `extract.json` (contract version, as_of, generator, seed,
-    people). `as_of` defaults to 2026-03-31; no date in the extract is later. `progress`, when
-    given, is called as `progress(table, rows_done, rows_total)` while tables are written. Returns
-    the row count of each table. The same arguments always give byte-identical files.
+    people, and prison_release_people: the people of the prison releases, added to `people`).
+    `as_of` defaults to 2026-03-31; no date in the extract is later. `progress`, when given, is called
+    as `progress(table, rows_done, rows_total)` while tables are written. Returns the row count of each
+    table. The same arguments always give byte-identical files.
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
@@ -1137,6 +1398,25 @@ def generate_extract(
     episodes = _simulate_episodes(rng, persons, system, as_of_day)
     contacts, peer_share = _simulate_contacts(rng, persons, episodes, system, as_of_day)
     assessments = _simulate_assessments(rng, persons, episodes, peer_share, as_of_day)
+    # Prison releases come from a generator of their own, appended after everything above, so that
+    # the main simulation's records (and their ids) are the same with or without them.
+    release_rng = np.random.default_rng([seed, RELEASE_STREAM])
+    releases = _simulate_releases(release_rng, people, system, as_of_day, persons.ids)
+    if releases is not None:
+        release_people, release_episodes = releases
+        release_contacts, release_share = _simulate_contacts(
+            release_rng, release_people, release_episodes, system, as_of_day
+        )
+        release_assessments = _simulate_assessments(
+            release_rng, release_people, release_episodes, release_share, as_of_day
+        )
+        _offset(release_episodes, person=persons.n)
+        _offset(release_contacts, person=persons.n, episode=len(episodes))
+        _offset(release_assessments, person=persons.n, episode=len(episodes))
+        episodes = _concat(episodes, release_episodes, _EPISODE_FIELDS)
+        contacts = _concat(contacts, release_contacts, _CONTACT_FIELDS)
+        assessments = _concat(assessments, release_assessments, ("person", "episode", "day", "stage"))
+        persons = _concat_people(persons, release_people)
 
     counts: dict[str, int] = {}
     person_ids = pa.array(persons.ids, type=pa.binary()).cast(pa.string())
@@ -1262,6 +1542,7 @@ def generate_extract(
         "generator": "rosc generate",
         "seed": seed,
         "people": people,
+        "prison_release_people": release_people.n if releases is not None else 0,
     }
     (out_dir / "extract.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return counts

@@ -1,6 +1,6 @@
 """The data contract's row rules as pandera schemas, and the failures they report.
 
-Every rule of `DATA_CONTRACT.md` that a single row can break is a pandera check with a stable rule
+Every rule of `docs/contract.md` that a single row can break is a pandera check with a stable rule
 name; the loader stores that name in the quarantine table and the rejected-rows report:
 
 | rule | what it checks |

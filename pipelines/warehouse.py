@@ -132,7 +132,7 @@ class Warehouse:
         threshold: int = DEFAULT_THRESHOLD,
         parameters=None,
     ):
-        """A metric of METRICS.md for [start, end]; see `pipelines.metrics.compute_metric`."""
+        """A metric of docs/metrics.md for [start, end]; see `pipelines.metrics.compute_metric`."""
         from pipelines.metrics.api import compute_metric
 
         return compute_metric(

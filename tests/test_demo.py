@@ -21,7 +21,7 @@ class _App:
     served: list[tuple[str, int]] = []
 
     @classmethod
-    def serve(cls, db: Path, host: str, port: int, workers: int, threads: int) -> None:
+    def serve(cls, db: Path, host: str, port: int, workers: int, threads: int, benchmarks=None) -> None:
         cls.served.append((host, port))
 
 

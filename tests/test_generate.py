@@ -90,6 +90,7 @@ def test_manifest_and_csv_text(csv_dir: Path, extract: dict[str, pd.DataFrame]) 
         "generator": "rosc generate",
         "seed": SEED,
         "people": PEOPLE,
+        "prison_release_people": round(0.12 * PEOPLE),
     }
     episodes_text = (csv_dir / "episodes.csv").read_text(encoding="utf-8")
     header, first = episodes_text.splitlines()[:2]
@@ -308,3 +309,50 @@ def test_assessments_show_improvement_linked_to_peer_support(extract: dict[str, 
     opiate_start = start.join(extract["episodes"].set_index("episode_id").primary_substance)
     heroin = opiate_start[opiate_start.primary_substance == "heroin"].days_opiates.dropna()
     assert (heroin > 0).mean() > 0.8
+
+
+# -- prison releases (continuity of care) ------------------------------------------------------------
+
+
+def test_prison_releases_are_appended_and_leave_every_other_record_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.generate as generate
+
+    with_releases, without = tmp_path / "with", tmp_path / "without"
+    counts = generate_extract(with_releases, people=300, seed=7, fmt="csv")
+    monkeypatch.setattr(generate, "RELEASE_PEOPLE_SHARE", 0.0)
+    bare = generate_extract(without, people=300, seed=7, fmt="csv")
+    manifest = json.loads((with_releases / "extract.json").read_text())
+    assert manifest["prison_release_people"] == round(0.12 * 300)
+    assert json.loads((without / "extract.json").read_text())["prison_release_people"] == 0
+    assert counts["people"] == bare["people"] + manifest["prison_release_people"]
+    for name in REQUIRED_TABLES:
+        ours, theirs = (with_releases / f"{name}.csv").read_bytes(), (without / f"{name}.csv").read_bytes()
+        assert ours.startswith(theirs), name
+        if name in ("people", "episodes", "contacts"):
+            assert len(ours) > len(theirs), name
+
+
+def test_continuity_of_care_is_near_englands_published_rate(extract: dict[str, pd.DataFrame]) -> None:
+    """METRICS.md's continuity_of_care worked out in pandas on the generated extract, for releases in
+    financial years 2022-23 to 2024-25: England's published rate was 43% (2022-23) and 53% (2023-24)."""
+    e = extract["episodes"].merge(extract["programmes"][["programme_id", "setting"]], on="programme_id")
+    released = e[
+        (e.setting == "prison")
+        & (e.discharge_reason == "transferred_not_in_custody")
+        & e.discharge_date.between(pd.Timestamp("2022-04-01"), pd.Timestamp("2025-03-31"))
+    ]
+    community = e[(e.setting != "prison") & e.start_date.notna()][["person_id", "start_date"]]
+    pairs = released[["episode_id", "person_id", "discharge_date"]].merge(community, on="person_id")
+    within = pairs[
+        (pairs.start_date >= pairs.discharge_date)
+        & (pairs.start_date <= pairs.discharge_date + pd.Timedelta(days=21))
+    ]
+    rate = released.episode_id.isin(within.episode_id).mean()
+    assert len(released) >= 150
+    assert 0.40 <= rate <= 0.62, rate
+    # The releases' people are people in prison first: criminal-justice referrals, mostly men, mostly opiates.
+    first = e.sort_values("referral_date").groupby("person_id").first()
+    prison_first = first[first.setting == "prison"]
+    assert (prison_first.referral_source == "criminal_justice").mean() > 0.8

@@ -87,6 +87,7 @@ def test_the_server_settings(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(dashboard.serve, "serve_dashboard", lambda db, **kw: asked.append({"db": db, **kw}))
     result = CliRunner().invoke(cli.main, ["serve", "--db", str(warehouse)])
     assert result.exit_code == 0, result.output
-    assert asked == [{"db": warehouse, "host": "127.0.0.1", "port": 8050, "workers": 2, "threads": 1}]
+    defaults = {"host": "127.0.0.1", "port": 8050, "workers": 2, "threads": 1, "benchmarks": None}
+    assert asked == [{"db": warehouse, **defaults}]
     result = CliRunner().invoke(cli.main, ["serve", "--db", str(warehouse.parent / "missing.duckdb")])
     assert result.exit_code != 0 and "missing.duckdb" in result.output and len(asked) == 1

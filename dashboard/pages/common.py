@@ -90,6 +90,7 @@ def spc_chart(
         title=title,
         table=table,
         figure=figure,
+        metric=metric,
         controls=controls,
         note=note
         or "XmR chart, last 24 months: mean and process limits (mean ± 2.66 × mean moving "
@@ -131,6 +132,7 @@ def km_chart(name: str, metric: str, title: str, by_control: str, survival_label
         title=title,
         table=table,
         figure=figure,
+        metric=metric,
         controls=((by_control, "value"),),
         note="Kaplan–Meier estimate with 95% band, in 28-day steps from perturbed numbers at risk and "
         "events; the tail from the first step with fewer than 10 at risk is cut, and groups with fewer "
@@ -171,6 +173,7 @@ def by_category_chart(
         title=title,
         table=table,
         figure=figure,
+        metric=metric,
         controls=controls,
         note=note
         or f"By {DIMENSION_LABELS.get(category, category).lower()}, with 95% intervals; "

@@ -3,7 +3,6 @@ period and the SPC signal of its monthly series."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -14,9 +13,15 @@ import charts as figures
 from dashboard import auth, ids
 from dashboard.errors import guarded
 from dashboard.filters import FilterState
-from dashboard.periods import DataSpan, period_label
+from dashboard.headlines import (  # the tile logic, shared with the board pack (re-exported here)
+    FOLLOW_UP_DAYS,  # noqa: F401
+    HEADLINE_METRICS,
+    SIGNAL_TEXT,
+    TileSummary,
+    tile_period,  # noqa: F401
+    tile_summary,
+)
 from dashboard.queries import DashboardData
-from pipelines.stats import spc_signal
 
 PATH = "/"
 NAME = "Overview"
@@ -25,141 +30,6 @@ NEEDS: dict[str, str] = {
     "episodes": "every tile but peer contact share",
     "contacts": "the peer contact share tile",
 }
-
-HEADLINE_METRICS: tuple[str, ...] = (
-    "in_treatment",
-    "successful_completion",
-    "completion_no_representation",
-    "retention_12wk",
-    "early_unplanned_exit",
-    "waiting_over_3_weeks",
-    "peer_contact_share",
-    "deaths_in_treatment",
-)
-
-SIGNAL_TEXT = {
-    "improving": ("special cause: improving", "signal-improving"),
-    "concerning": ("special cause: concerning", "signal-concerning"),
-    "special_cause": ("special cause", "signal-neither"),
-    "common_cause": ("common cause variation", "signal-common"),
-}
-
-#: Follow-up days a metric needs after its period (METRICS.md); tiles shift such periods back.
-FOLLOW_UP_DAYS = {"completion_no_representation": 182}
-
-
-@dataclass(frozen=True)
-class TileSummary:
-    """Everything a tile shows, as text (plus the series for its sparkline)."""
-
-    metric: str
-    label: str
-    value: str
-    interval: str
-    counts: str
-    change: str
-    change_tone: str  # better, worse, neutral
-    signal: str
-    period_note: str
-    definition: str
-
-
-def tile_period(metric: str, state: FilterState, span: DataSpan) -> tuple[FilterState | None, str]:
-    """The period a tile can show: the chosen one, or for a metric that needs follow-up after its
-    period, the latest period of the same shape that has that follow-up by as_of
-    (`dashboard.periods.DataSpan.followed_up`: a month for a month, a quarter for a quarter, a
-    financial year for a financial year or the rolling 12 months). None, with the note, when no period
-    in the data has it yet."""
-    days = FOLLOW_UP_DAYS.get(metric, 0)
-    if not days:
-        return state, ""
-    period = span.followed_up(state.period, days)
-    if period == state.period:
-        return state, ""
-    if period is None:
-        return None, f"needs {days} days of follow-up: no period in the data has it yet"
-    shifted = replace(state, start=period.start, end=period.end)
-    return shifted, f"{period_label(period, span)}: needs {days} days of follow-up"
-
-
-def tile_summary(data: DashboardData, metric: str, state: FilterState) -> tuple[TileSummary, Any, Any]:
-    """A tile's text, and the (series, xmr) of its sparkline."""
-    info = data.metric_info(metric)
-    span = DataSpan.of(*data.dates())
-    followed, note = tile_period(metric, state, span)
-    if followed is None:
-        return _not_yet(data, metric, state, note)
-    shown = followed
-    current = data.metric_for(metric, shown).iloc[0]
-    prev_start, prev_end = shown.previous_period()
-    first_date, _ = data.dates()
-    previous = None
-    if prev_start >= first_date:
-        previous = data.metric(metric, prev_start, prev_end, (), shown.metric_filters()).iloc[0]
-    series, chart = data.spc(metric, shown)
-    kind, unit = info.kind, info.unit if info.kind == "continuous" else ""
-
-    value = figures.format_value(current["value"], kind, unit)
-    interval = ""
-    if kind == "proportion" and not bool(current["suppressed"]):
-        interval = (
-            f"95% CI {figures.format_value(current['ci_low'], kind)} to "
-            f"{figures.format_value(current['ci_high'], kind)}"
-        )
-    if kind == "proportion":
-        counts = (
-            f"{figures.format_count(current['numerator'])} of {figures.format_count(current['denominator'])}"
-        )
-    else:
-        counts = "people" if metric == "in_treatment" else ""
-
-    change, tone = "no previous period in the data", "neutral"
-    if previous is not None:
-        cur, prev = current["value"], previous["value"]
-        if bool(current["suppressed"]) or bool(previous["suppressed"]):
-            change = "change not shown (suppressed)"
-        elif prev == prev and cur == cur:  # both present
-            diff = float(cur) - float(prev)
-            if kind == "proportion":
-                change = f"{diff * 100:+.1f} pts on previous period ({figures.format_value(prev, kind)})"
-            elif prev:
-                change = (
-                    f"{diff / float(prev):+.1%} on previous period ({figures.format_value(prev, kind, unit)})"
-                )
-            if info.direction and abs(diff) > 0:
-                tone = "better" if (diff > 0) == (info.direction == "up") else "worse"
-    summary = TileSummary(
-        metric=metric,
-        label=info.label,
-        value=value,
-        interval=interval,
-        counts=counts,
-        change=change,
-        change_tone=tone,
-        signal=spc_signal(chart),
-        period_note=note,
-        definition=info.definition,
-    )
-    return summary, series, chart
-
-
-def _not_yet(data: DashboardData, metric: str, state: FilterState, note: str) -> tuple[TileSummary, Any, Any]:
-    """The tile of a metric no period of which has its follow-up yet: no value, the note says why."""
-    info = data.metric_info(metric)
-    series, chart = data.spc(metric, state)
-    summary = TileSummary(
-        metric=metric,
-        label=info.label,
-        value="not yet",
-        interval="",
-        counts="",
-        change="no period has its follow-up yet",
-        change_tone="neutral",
-        signal=spc_signal(chart),
-        period_note=note,
-        definition=info.definition,
-    )
-    return summary, series, chart
 
 
 def warm(data: DashboardData, state: FilterState) -> None:
@@ -178,6 +48,9 @@ def render_tile(summary: TileSummary, sparkline: Any) -> list:
         ),
         html.Div(summary.interval, className="tile-interval"),
         html.Div(summary.counts, className="tile-counts"),
+        html.Div(summary.benchmark, className="tile-benchmark small", title=summary.benchmark_note)
+        if summary.benchmark
+        else None,
         html.Div(summary.change, className=f"tile-change tone-{summary.change_tone}"),
         dcc.Graph(
             figure=sparkline,
@@ -187,6 +60,7 @@ def render_tile(summary: TileSummary, sparkline: Any) -> list:
         ),
         html.Span(signal_text, className=f"tile-signal {signal_class}"),
         html.Div(summary.period_note, className="tile-note") if summary.period_note else None,
+        html.Div(summary.cohort_note, className="tile-note") if summary.cohort_note else None,
     ]
 
 

@@ -1,4 +1,4 @@
-"""Relapse, as two definitions side by side: from drug tests (the trial definition of METRICS.md v2,
+"""Relapse, as two definitions side by side: from drug tests (the trial definition of docs/metrics.md v2,
 `relapse_tests` and `time_to_relapse`) and re-presentation after a successful completion (the English
 proxy); then abstinence at review and the change in quality of life and recovery capital.
 
@@ -131,9 +131,7 @@ def layout(data: DashboardData, **_: Any) -> Any:
                 ],
                 className="relapse-definitions",
             ),
-            dbc.Row(
-                [chart_card(CHARTS["relapse_tests_by_programme"], width=6), representation[0]]
-            ),
+            dbc.Row([chart_card(CHARTS["relapse_tests_by_programme"], width=6), representation[0]]),
             dbc.Row(
                 [
                     chart_card(CHARTS["time_to_relapse_km"], controls=tests_control, width=6),

@@ -1,5 +1,5 @@
 """Retention: how long people stay in treatment, 12-week retention and early unplanned exits over time,
-and how episodes end, by programme."""
+continuity of care after prison release, and how episodes end, by programme."""
 
 from __future__ import annotations
 
@@ -79,11 +79,21 @@ CHARTS: dict[str, Chart] = {
             "early_unplanned_exit",
             "Unplanned exit before 12 weeks, by month of start",
         ),
+        spc_chart(
+            "continuity_of_care_spc",
+            "continuity_of_care",
+            "Continuity of care after prison release, by month of release",
+            note="Releases from a prison programme referred on to community treatment, and the share whose "
+            "person started a non-prison episode within 21 days (days 0–21). XmR chart, last 24 months: "
+            "mean and process limits (mean ± 2.66 × mean moving range); coloured points are special "
+            "cause. A month of release shows once it has its 21 days of follow-up.",
+        ),
         Chart(
             "exit_mix",
             "How episodes ended, by programme (discharges in the period)",
             exit_mix_table,
             exit_mix_figure,
+            metric="exit_reason_mix",
             note="Share of discharges in each outcome group, every group shown (empty ones as 0). "
             "Counts are perturbed (a shown 0 stands for 0 to 7); shares are of the perturbed totals.",
         ),
@@ -103,6 +113,7 @@ def layout(data: DashboardData, **_: Any) -> Any:
                     chart_card(CHARTS["early_unplanned_exit_spc"], width=6),
                 ]
             ),
+            dbc.Row([chart_card(CHARTS["continuity_of_care_spc"])]),
             dbc.Row([chart_card(CHARTS["exit_mix"])]),
         ]
     )

@@ -1,6 +1,7 @@
 """Support mix: professional (by training) and peer-led (by experience) support, over time and by
-programme, how many people peers reach, and outcomes for people with and without peer support
-(observational: the metric layer's ``peer_support`` dimension)."""
+programme, how many people peers reach, and peer support and outcomes on landmark cohorts, crude and
+case-mix-adjusted, with dose and timing (observational: `pipelines.metrics.compare_peer_support`
+through `DashboardData.peer_comparison`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dashboard.filters import FilterState
 from dashboard.pages.common import by_category_chart
 from dashboard.periods import DataSpan
 from dashboard.queries import DashboardData
+from pipelines.metrics import COMPARISON_COLUMNS
 from pipelines.metrics.labels import CODE_LABELS
 
 PATH = "/support-mix"
@@ -26,27 +28,44 @@ NAME = "Support mix"
 #: The tables this page needs, and what on it is empty without them (a notice says so).
 NEEDS: dict[str, str] = {
     "contacts": "every chart on this page",
-    "episodes": "the outcomes with and without peer support",
+    "episodes": "the peer-support comparisons",
 }
 
 DELIVERY_COLOURS = {"professional": figures.PROFESSIONAL, "peer": figures.PEER}
 
-#: Outcomes compared with and without peer support: (metric, days of follow-up its cohort needs after
-#: the cohort date). Each is the metric layer's own indicator, grouped by its ``peer_support`` dimension.
-PEER_OUTCOMES: tuple[tuple[str, int], ...] = (
-    ("retention_12wk", 84),
-    ("early_unplanned_exit", 84),
-    ("representation_6m", 182),
-)
-PEER_GROUPS = {"with_peer_support": "with peer support", "without_peer_support": "without peer support"}
-PEER_GROUP_COLOURS = {"with peer support": figures.PEER, "without peer support": figures.COMMON}
+#: The landmark comparisons (docs/metrics.md v2, "peer support and outcomes"): (metric, days of follow-up
+#: its cohort needs after the cohort date). Both come from `pipelines.metrics.compare_peer_support`.
+LANDMARK_OUTCOMES: tuple[tuple[str, int], ...] = (("retention_12wk", 84), ("representation_6m", 182))
+LANDMARK_LABELS = {
+    "retention_12wk": "Retained at 12 weeks",
+    "representation_6m": "Re-presented within 6 months of a successful discharge",
+}
+DOSE_LABELS = {"0": "no peer contact", "1-2": "1–2 peer contacts", "3+": "3 or more peer contacts"}
+DOSE_COLOURS = {
+    "no peer contact": figures.COMMON,
+    "1–2 peer contacts": figures.OKABE_ITO["sky_blue"],
+    "3 or more peer contacts": figures.PEER,
+}
+#: What the adjusted estimate adjusts for, in words (`pipelines.stats.CASE_MIX_COVARIATES`).
+COVARIATE_WORDS = {
+    "substance_group": "substance group",
+    "age_band": "age band",
+    "sex": "sex",
+    "injecting_status": "injecting status",
+    "referral_source": "referral source",
+    "setting": "setting",
+    "earlier_episode": "an earlier episode",
+}
 OBSERVATIONAL = "Observational — an association, not causation"
 OBSERVATIONAL_WHY = (
-    "Nobody was assigned peer support at random: people who meet a peer differ in programme, setting, "
-    "substance, severity and motivation (selection and confounding), and people who stay in treatment "
-    "longer have more chances to meet one. Episodes are grouped by an attended peer contact in their "
-    "first 28 days (re-presentation: during the episode that ended successfully), which limits but does "
-    "not remove that bias; early leavers had less time to meet a peer."
+    "Nobody was assigned peer support at random. Landmark comparison: for 12-week retention, episodes "
+    "still in treatment on day 28, with and without an attended peer contact on days 0–27; for "
+    "re-presentation, people discharged successfully and not re-presented within 28 days, with and "
+    "without a peer contact in those 28 days. Both groups have stayed the same 28 days, so nobody is "
+    "credited with time they had to stay to meet a peer (immortal time). The adjusted difference "
+    "(logistic regression and marginal standardisation) allows for substance group, age band, sex, "
+    "injecting status, referral source, setting and an earlier episode; what those do not measure "
+    "(motivation, severity, support at home) it cannot."
 )
 
 
@@ -132,62 +151,109 @@ def followed_up_period(state: FilterState, span: DataSpan, days: int) -> tuple[d
     return None if period is None else (period.start, period.end)
 
 
-def peer_outcomes_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
-    """Each outcome for the two peer_support groups, with the period each was computed for."""
+def _landmark_period(data: DashboardData, state: FilterState, days: int) -> tuple[date, date] | None:
+    return followed_up_period(state, DataSpan.of(*data.dates()), days)
+
+
+def _cohort_note(start: date, end: date, state: FilterState) -> str:
+    return "" if end == state.end else f" ({start:%b %Y}–{end:%b %Y}: follow-up)"
+
+
+def landmark_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    """The crude and adjusted difference of each landmark outcome (`DashboardData.peer_comparison`),
+    with the cohort period each was computed for (the latest with its follow-up) and a ``label``."""
     parts = []
-    span = DataSpan.of(*data.dates())
-    for metric, days in PEER_OUTCOMES:
-        followed = followed_up_period(state, span, days)
-        if followed is None:  # the bars are left out and their label says why
-            parts.append(_no_follow_up(data.metric_info(metric).label, metric, days))
+    for metric, days in LANDMARK_OUTCOMES:
+        followed = _landmark_period(data, state, days)
+        if followed is None:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "label": LANDMARK_LABELS[metric],
+                        "metric": metric,
+                        **{c: np.nan for c in COMPARISON_COLUMNS},
+                        "estimate": ["crude", "adjusted"],
+                        "suppressed": False,
+                        "reason": f"no cohort has {days} days of follow-up yet",
+                        "cohort_from": "",
+                        "cohort_to": "",
+                    }
+                )
+            )
             continue
         start, end = followed
-        table = data.metric(metric, start, end, ("peer_support",), state.metric_filters())
-        table.insert(0, "outcome", data.metric_info(metric).label)
+        table = data.peer_comparison(metric, start, end, state.metric_filters())["comparison"]
+        table.insert(0, "label", LANDMARK_LABELS[metric] + _cohort_note(start, end, state))
         table.insert(1, "metric", metric)
-        table.insert(2, "group", table["peer_support"].map(PEER_GROUPS))
+        table["reason"] = table["reason"].astype(object).where(table["reason"].notna(), None)
         table["cohort_from"], table["cohort_to"] = start.isoformat(), end.isoformat()
-        parts.append(table.drop(columns="peer_support"))
+        parts.append(table)
     return pd.concat(parts, ignore_index=True)
 
 
-def _no_follow_up(label: str, metric: str, days: int) -> pd.DataFrame:
-    """An outcome's two rows when no cohort in the data has its follow-up yet: no values."""
-    outcome = f"{label}<br><sup>no cohort has {days} days of follow-up yet</sup>"
-    return pd.DataFrame(
-        {
-            "outcome": outcome,
-            "metric": metric,
-            "group": list(PEER_GROUPS.values()),
-            "value": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "numerator": np.nan,
-            "denominator": np.nan,
-            "suppressed": False,
-            "cohort_from": "",
-            "cohort_to": "",
-        }
+def landmark_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    return figures.difference_figure(t, "", caption=f"⚠ {OBSERVATIONAL}")
+
+
+def dose_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    """Each landmark outcome's share by the number of peer contacts in the landmark window (crude)."""
+    parts = []
+    for metric, days in LANDMARK_OUTCOMES:
+        followed = _landmark_period(data, state, days)
+        if followed is None:
+            continue
+        start, end = followed
+        table = data.peer_comparison(metric, start, end, state.metric_filters())["dose"]
+        table.insert(0, "outcome", LANDMARK_LABELS[metric] + _cohort_note(start, end, state))
+        table.insert(1, "metric", metric)
+        table.insert(3, "dose_label", table["dose"].map(DOSE_LABELS))
+        table["cohort_from"], table["cohort_to"] = start.isoformat(), end.isoformat()
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def dose_figure(
+    data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
+) -> go.Figure:
+    if t.empty:
+        return figures.empty_figure("No cohort has its follow-up yet")
+    return figures.grouped_bar_figure(
+        t,
+        "outcome",
+        "dose_label",
+        "",
+        group_order=tuple(DOSE_LABELS.values()),
+        colours=DOSE_COLOURS,
+        caption=f"⚠ {OBSERVATIONAL} (crude shares, not adjusted)",
     )
 
 
-def peer_outcomes_figure(
+def timing_table(data: DashboardData, state: FilterState, params: dict[str, Any]) -> pd.DataFrame:
+    """Re-presentation by when the peer contact was: during treatment, after discharge, both, neither."""
+    followed = _landmark_period(data, state, 182)
+    if followed is None:
+        return pd.DataFrame()
+    start, end = followed
+    table = data.peer_comparison("representation_6m", start, end, state.metric_filters())["timing"]
+    table.insert(0, "outcome", LANDMARK_LABELS["representation_6m"] + _cohort_note(start, end, state))
+    table["cohort_from"], table["cohort_to"] = start.isoformat(), end.isoformat()
+    return table
+
+
+def timing_figure(
     data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]
 ) -> go.Figure:
-    labels = t.copy()
-    shifted = (labels["cohort_to"] != state.end.isoformat()) & (labels["cohort_to"] != "")
-    labels.loc[shifted, "outcome"] = [
-        f"{o}<br><sup>{date.fromisoformat(s):%b %Y}–{date.fromisoformat(e):%b %Y} (follow-up)</sup>"
-        for o, s, e in labels.loc[shifted, ["outcome", "cohort_from", "cohort_to"]].itertuples(index=False)
-    ]
+    if t.empty:
+        return figures.empty_figure("No cohort has 182 days of follow-up yet")
     return figures.grouped_bar_figure(
-        labels,
+        t,
+        "timing_label",
         "outcome",
-        "group",
         "",
-        group_order=tuple(PEER_GROUPS.values()),
-        colours=PEER_GROUP_COLOURS,
-        caption=f"⚠ {OBSERVATIONAL}",
+        colours={str(o): figures.PEER for o in t["outcome"].unique()},
+        caption=f"⚠ {OBSERVATIONAL} (crude shares, not adjusted)",
     )
 
 
@@ -199,6 +265,7 @@ CHARTS: dict[str, Chart] = {
             "Attended contacts by who delivered them, by month",
             contacts_monthly_table,
             contacts_monthly_figure,
+            metric="peer_contact_share",
             note="Professionals by training (keyworkers, clinicians) and by experience (peers), "
             "last 24 months.",
         ),
@@ -207,6 +274,7 @@ CHARTS: dict[str, Chart] = {
             "Share of contact minutes delivered by peers, by month",
             minutes_trend_table,
             minutes_trend_figure,
+            metric="peer_minutes_share",
             note="With 95% interval; contacts with a recorded duration.",
         ),
         Chart(
@@ -214,6 +282,7 @@ CHARTS: dict[str, Chart] = {
             "Mix of professional and peer-led contacts, by programme",
             contacts_by_programme_table,
             contacts_by_programme_figure,
+            metric="peer_contact_share",
         ),
         by_category_chart(
             "peer_contact_share_by_setting",
@@ -229,12 +298,33 @@ CHARTS: dict[str, Chart] = {
             note="People with an attended contact who had at least one attended peer contact.",
         ),
         Chart(
-            "peer_support_outcomes",
-            f"Outcomes with and without peer support ({OBSERVATIONAL.lower()})",
-            peer_outcomes_table,
-            peer_outcomes_figure,
-            note=f"{OBSERVATIONAL}. {OBSERVATIONAL_WHY} With 95% intervals. Outcomes that need follow-up "
-            "use the latest period of the same length that has it.",
+            "peer_support_landmark",
+            f"Peer support and outcomes: landmark comparison, crude and adjusted ({OBSERVATIONAL.lower()})",
+            landmark_table,
+            landmark_figure,
+            note=f"{OBSERVATIONAL}. {OBSERVATIONAL_WHY} Differences in percentage points (with − without "
+            "peer support) with 95% intervals: crude (Newcombe) and adjusted (delta method, clustered "
+            "by person). An estimate is not shown when a group is small (disclosure control) or the "
+            "model cannot be fitted (too few events for its parameters, separation); the chart says "
+            "which. Outcomes that need follow-up use the latest period of the same length that has it.",
+        ),
+        Chart(
+            "peer_support_dose",
+            f"Outcomes by number of peer contacts in the landmark window ({OBSERVATIONAL.lower()})",
+            dose_table,
+            dose_figure,
+            note="Attended peer contacts on days 0–27 of the episode (retention) or in the 28 days after "
+            "a successful discharge (re-presentation), in the landmark cohorts above. Crude shares "
+            "with 95% intervals, not adjusted for case mix.",
+        ),
+        Chart(
+            "peer_support_timing",
+            f"Re-presentation by when peer support came ({OBSERVATIONAL.lower()})",
+            timing_table,
+            timing_figure,
+            note="People discharged successfully and not re-presented within 28 days, by peer contact "
+            "during the episode that ended, in the 28 days after discharge, both or neither. Crude "
+            "shares with 95% intervals, not adjusted for case mix.",
         ),
     )
 }
@@ -257,7 +347,13 @@ def layout(data: DashboardData, **_: Any) -> Any:
                     chart_card(CHARTS["peer_reach_by_setting"], width=6),
                 ]
             ),
-            dbc.Row([chart_card(CHARTS["peer_support_outcomes"])]),
+            dbc.Row([chart_card(CHARTS["peer_support_landmark"])]),
+            dbc.Row(
+                [
+                    chart_card(CHARTS["peer_support_dose"], width=6),
+                    chart_card(CHARTS["peer_support_timing"], width=6),
+                ]
+            ),
         ]
     )
 

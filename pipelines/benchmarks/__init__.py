@@ -30,7 +30,7 @@ import csv
 import datetime as dt
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -219,3 +219,44 @@ def load_benchmarks(
     for name in ("numerator", "denominator"):
         frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
     return frame
+
+
+#: Definition matches under which a benchmark is shown as a reference (one that ``differs`` is not).
+SHOWN_MATCHES = ("matches", "close")
+
+
+def reference_benchmark(
+    benchmarks: pd.DataFrame, indicator: str, population: str = "all"
+) -> dict[str, object] | None:
+    """The benchmark to draw beside ``indicator`` for ``population``: of the rows of a
+    `load_benchmarks` table whose definition ``matches`` or is ``close`` to ours (`SHOWN_MATCHES`), the
+    one with the latest period end; None when there is none (no row, or only rows whose definition
+    differs: those are never drawn as a reference). The row is returned as a dict with its
+    ``definition_note``, ``source`` and ``url``, so every caller can say how the definition compares
+    and where the value comes from."""
+    rows = benchmarks[
+        (benchmarks["indicator"] == indicator)
+        & (benchmarks["population"] == population)
+        & benchmarks["definition_match"].isin(SHOWN_MATCHES)
+    ]
+    if rows.empty:
+        return None
+    return rows.sort_values("period_end", kind="stable").iloc[-1].to_dict()
+
+
+def period_text(row: Mapping[str, object]) -> str:
+    """A benchmark's period as a reader says it: ``2024-25`` for an April–March financial year, else
+    ``1 Jan 2024 to 31 Dec 2024``."""
+    start, end = row["period_start"], row["period_end"]
+    assert isinstance(start, dt.date) and isinstance(end, dt.date)
+    if (start.month, start.day, end.month, end.day) == (4, 1, 3, 31) and end.year == start.year + 1:
+        return f"{start.year}-{str(end.year)[2:]}"
+    return f"{start.day} {start:%b %Y} to {end.day} {end:%b %Y}"
+
+
+def value_text(row: Mapping[str, object]) -> str:
+    """A benchmark's value as a percentage at its published precision (0.46 → ``46%``, 0.013 →
+    ``1.3%``): no more digits than were published."""
+    value = row["value"]
+    assert isinstance(value, float)
+    return f"{round(value * 100, 6):g}%"

@@ -5,7 +5,7 @@ returns a DataFrame of the breakdown columns then ``numerator, denominator, valu
 suppressed`` (Kaplan–Meier metrics return the survival table per group instead). Counts are aggregated in
 DuckDB; intervals and disclosure control are applied afterwards in numpy by `pipelines.stats`.
 
-Conventions where METRICS.md is silent are listed in `CONVENTIONS` (and the README).
+Conventions where docs/metrics.md is silent are listed in `CONVENTIONS` (and the README).
 """
 
 from __future__ import annotations
@@ -92,11 +92,14 @@ CONVENTIONS = """\
   perturbed denominator is taken as the denominator). Then every decision is made on the perturbed
   counts, never the true ones, so what is hidden says nothing either: a row is suppressed when its
   perturbed numerator, denominator or denominator − numerator is 1…threshold−1 (in practice only a
-  complement can be; peer_minutes_share: the contacts behind the minutes), and breakdowns get secondary
-  suppression (stats.suppress_table) with the overall total treated as published; with 3+ breakdown
-  columns the table is treated as two-way (first column × the rest combined). The column
-  ``suppressed_reason`` says why a row is hidden ("small count", "protects another cell", "fewer than
-  10 records", "tail of the curve").
+  complement can be; peer_minutes_share: the contacts behind the minutes). There is no secondary
+  suppression: each count carries its own noise, fixed by its records, so a hidden row cannot be had
+  back from a total, and a row hidden only to protect another would be shown anyway as the headline of
+  the view filtered to it. A row's fate is thus a function of its own perturbed counts, the same on
+  every page and in every breakdown that shows it. The column ``suppressed_reason`` says why a row is
+  hidden ("small count", "fewer than 10 records", "tail of the curve"). `suppression_mask` keeps
+  the definitions' rule for exact counts (primary and secondary), which the disclosure tests emulate as
+  the regime without perturbation.
 - Means and medians are shown only where the perturbed number of records is at least
   `MIN_RECORDS_FOR_AVERAGE` (10): a mean and its standard deviation rounded to 1 decimal, a median to a
   whole number, and the mean's interval computed from the rounded mean and standard deviation and the
@@ -116,7 +119,7 @@ CONVENTIONS = """\
 - Two-way breakdowns (and 3+, as first column × the observed combinations of the rest) are completed to
   the full grid of the categories they show, with or without suppression: an empty combination is a row
   with zero counts and a missing value (0/0; a count metric shows 0). Zeros are not disclosive, and
-  without them secondary suppression would treat a category's lone cell as pinned by its total.
+  a missing row would tell 0 from a 1–4 perturbed to 0.
 - Every result's DataFrame.attrs holds metric, start, end, as_of, by, filters, suppressed_threshold and
   disclosure ("perturbation" for shared outputs, None for exact counts).
 - peer_support (with_peer_support / without_peer_support) is a breakdown and filter of retention_12wk,
@@ -130,7 +133,7 @@ CONVENTIONS = """\
   without-peer-support group holds more early exits. Exposure is not assigned at random either
   (programme, setting, substance, severity, motivation): these are observational associations, not
   effects of peer support.
-- relapse_tests and time_to_relapse (METRICS.md v2, after the X:BOT trial) count weeks from
+- relapse_tests and time_to_relapse (v2 of the definitions, after the X:BOT trial) count weeks from
   referral_date (week k = days 7(k−1) … 7k−1) over the person's drug tests by date, whatever episode a
   test names, so a never-started episode is followed too (intention to treat). Opioid tests are of
   opiates or fentanyl; a methadone or buprenorphine result, positive or negative, is not an opioid test,
@@ -177,7 +180,7 @@ def _cursor(source: object) -> duckdb.DuckDBPyConnection:
 
 def extract_dates(source: object) -> tuple[date, date]:
     """(first date, as_of): the earliest and the latest date anywhere in the warehouse (table
-    ``extract_dates``); as_of is METRICS.md's default extract date.
+    ``extract_dates``); as_of is docs/metrics.md's default extract date.
 
     A warehouse whose records carry no date (nothing loaded, or only providers, programmes and people)
     falls back to the as_of of its latest load, for both, so every reader still has an extract date;
@@ -230,7 +233,7 @@ def _file_key(source: object) -> tuple[str, tuple[int, int, int]] | None:
 
 
 def available_metrics() -> list[str]:
-    """Ids of every metric of METRICS.md, in the order of the spec."""
+    """Ids of every metric of docs/metrics.md, in the order of the spec."""
     return list(METRICS)
 
 
@@ -278,8 +281,9 @@ def compute_metric(
     threshold: int = DEFAULT_THRESHOLD,
     keys: bool = False,
     parameters: Mapping[str, int] | None = None,
+    adjust: bool = False,
 ) -> pd.DataFrame:
-    """Compute a metric of METRICS.md for the period [start, end] (inclusive) as at ``as_of``.
+    """Compute a metric of docs/metrics.md for the period [start, end] (inclusive) as at ``as_of``.
 
     ``source`` is a `pipelines.warehouse.Warehouse` or a DuckDB connection to a warehouse. ``by`` lists
     breakdown dimensions (programme, provider, area, setting, substance_group, sex, age_band, month,
@@ -294,8 +298,8 @@ def compute_metric(
 
     A breakdown by two or more dimensions is completed to the full grid of the categories it shows
     (first dimension × the observed combinations of the others) before disclosure control: an empty
-    combination is a row with zero counts (value missing where it is 0/0), so secondary suppression
-    sees the zeros a reader can infer anyway and does not treat a lone cell as pinned by its total.
+    combination is a row with zero counts (value missing where it is 0/0), so a missing row never
+    tells 0 from a 1–4 perturbed to 0.
 
     With ``suppress`` (the default: safe to share) every count shown is perturbed by the cell-key
     method and small perturbed counts are suppressed, with proportions and intervals computed from the
@@ -319,10 +323,24 @@ def compute_metric(
     ``grace_weeks``, ``run_length``, ``window_weeks``; `describe_metric` lists each metric's with their
     defaults). A name the metric does not declare, or a value out of its bounds, is a ValueError; the
     values reach DuckDB only as query parameters.
+
+    ``adjust`` (retention_12wk, early_unplanned_exit, successful_completion, representation_6m, by
+    programme only) compares the programmes on case mix by indirect standardisation and adds the columns
+    ``expected, ratio, ratio_ci_low, ratio_ci_high, adjusted_value, significance, adjustment_note``
+    (`pipelines.metrics.adjustment`): observed counts are the table's (perturbed when shared), expected
+    counts model sums shown to one decimal. Where the model cannot be fitted those columns are missing
+    and ``attrs["warnings"]`` says why. A sibling flag rather than a sibling function, because the
+    adjusted table is the crude one with columns added: the same counts, the same disclosure control.
     """
     if keys and suppress:
         raise ValueError("keys=True is for exact results: pass suppress=False as well")
     metric = get_metric(name)
+    if adjust:
+        from pipelines.metrics.adjustment import check_adjustable
+
+        if keys:
+            raise ValueError("keys=True and adjust=True do not go together")
+        check_adjustable(metric, validate_breakdown(by))
     settings = resolve_parameters(metric, parameters)
     cursor = _cursor(source)
     start_date, end_date = _as_date(start, "start"), _as_date(end, "end")
@@ -359,6 +377,12 @@ def compute_metric(
         _disclosure_of(suppress),
         settings,
     )
+    if adjust:
+        from pipelines.metrics.adjustment import adjust_table
+
+        result = adjust_table(
+            cursor, metric, result, start_date, end_date, as_of_date, allowed, suppress=suppress
+        )
     return result
 
 
@@ -492,11 +516,13 @@ def compute_mix(
     E.g. ``compute_mix(w, "exit_reason_mix", ..., part="outcome_group", by="programme")``: how each
     programme's discharges ended. Returns the ``by`` columns, ``part``, then ``count`` (the metric for the
     cell and category), ``total`` (the metric for the cell, i.e. broken down by ``by`` only), ``share`` =
-    count / total and ``suppressed``. Counts come from `compute_metric` broken down by ``[*by, part]``
-    (full grid, primary and secondary suppression with the cell totals treated as published) and totals
-    from `compute_metric` broken down by ``by`` (suppressed by the same rule); a category's share is
-    missing when its count or its total is suppressed. ``attrs`` as for `compute_metric`, ``by`` ending
-    with ``part``.
+    count / total, ``suppressed`` and ``suppressed_reason``. Counts come from `compute_metric` broken
+    down by ``[*by, part]`` (full grid) and totals from `compute_metric` broken down by ``by``, both
+    perturbed; shared, a part is also hidden when its unit's perturbed total less its perturbed count
+    is 1–4, the rule of a proportion's complement, so the part is hidden exactly where a proportion
+    metric of the same records hides it (the successful part and successful_completion). A category's
+    share is missing when its count or its total is suppressed. ``attrs`` as for `compute_metric`,
+    ``by`` ending with ``part``.
     """
     metric = get_metric(name)
     if metric.statistic != "count":
@@ -516,11 +542,25 @@ def compute_mix(
         table["total"] = pd.array(total_of.reindex(keys).to_numpy(), dtype="Int64")
     else:
         table["total"] = pd.array([totals["numerator"].iloc[0]] * len(table), dtype="Int64")
+    count = table["count"].to_numpy(dtype=float, na_value=np.nan)
+    total = table["total"].to_numpy(dtype=float, na_value=np.nan)
+    hidden = counts["suppressed"].to_numpy(dtype=bool).copy()
+    reasons = counts["suppressed_reason"].to_numpy(dtype=object).copy()
+    if suppress:
+        # A part is a numerator over its unit's total: the rule of every proportion applies, so a part
+        # whose perturbed rest of the total (total - count, the count taken as the total where the noise
+        # puts it above) is 1-4 is hidden, exactly as the same cell is where a proportion metric shows
+        # it (the successful part is successful_completion's numerator, the total its denominator).
+        rest = total - np.minimum(count, total)
+        small_rest = (rest >= 1) & (rest <= threshold - 1) & ~hidden
+        hidden |= small_rest
+        reasons[small_rest] = "small count"
+        table["count"] = pd.array(np.where(hidden, np.nan, count), dtype="Float64").round().astype("Int64")
+        count = np.where(hidden, np.nan, count)
     with np.errstate(invalid="ignore", divide="ignore"):
-        count = table["count"].to_numpy(dtype=float, na_value=np.nan)
-        total = table["total"].to_numpy(dtype=float, na_value=np.nan)
         table["share"] = np.where(total > 0, count / np.where(total > 0, total, 1), np.nan)
-    table["suppressed"] = counts["suppressed"].to_numpy(dtype=bool)
+    table["suppressed"] = hidden
+    table["suppressed_reason"] = pd.Series(np.where(hidden, reasons, None), dtype=object)
     table.attrs = {**counts.attrs}
     return table
 
@@ -658,11 +698,11 @@ def finish_metric(
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
         ci_low, ci_high = wilson_interval(numerator, denominator)
-        count_cols, pairs = list(metric.suppression_pair), [metric.suppression_pair]
+        count_cols = list(metric.suppression_pair)
     elif metric.statistic == "count":
         numerator = shown("numerator")
         denominator, value, ci_low, ci_high = missing, numerator, missing, missing
-        count_cols, pairs = ["numerator"], []
+        count_cols = ["numerator"]
     else:  # mean or median: shown only with enough records, at a stated precision
         denominator = shown("denominator")
         value = counts["value"].to_numpy(dtype=float)
@@ -681,7 +721,7 @@ def finish_metric(
             ci_high = counts["ci_high"].to_numpy(dtype=float)
             if suppress:
                 value, ci_low, ci_high = np.round(value), np.floor(ci_low), np.ceil(ci_high)
-        count_cols, pairs = ["denominator"], []
+        count_cols = ["denominator"]
         if suppress:
             reasons[denominator < MIN_RECORDS_FOR_AVERAGE] = "fewer than 10 records"
 
@@ -689,10 +729,12 @@ def finish_metric(
         primary = primary_suppress(
             shown(count_cols[0]), shown(count_cols[1]) if len(count_cols) > 1 else None, threshold=threshold
         )
-        mask = suppression_mask(shown_counts, by, count_cols, pairs, threshold)
+        # No secondary suppression: under perturbation a hidden row cannot be had back from its total
+        # (every count carries its own noise, fixed by its records), and a row hidden only to protect
+        # another would be shown anyway as the headline of the view filtered to it. Each row's fate is
+        # then a function of its own perturbed counts, the same on every page that shows it.
         reasons[primary & (reasons == None)] = "small count"  # noqa: E711 - an object array
-        reasons[mask & ~primary & (reasons == None)] = "protects another cell"  # noqa: E711
-        mask = mask | (reasons != None)  # noqa: E711
+        mask = primary | (reasons != None)  # noqa: E711
     else:
         mask = np.zeros(rows, dtype=bool)
     # The published frame is built once: suppressed rows blanked (NaN, never 0) as `apply_suppression`
@@ -723,7 +765,10 @@ def suppression_mask(
     pairs: list[tuple[str, str]],
     threshold: int,
 ) -> np.ndarray:
-    """Primary suppression, plus secondary suppression across the breakdown (stats.suppress_table)."""
+    """The definitions' rule (docs/metrics.md) for a table of exact counts: primary suppression, plus
+    secondary suppression across the breakdown (stats.suppress_table). Shared outputs, which are
+    perturbed, use primary suppression alone (see `CONVENTIONS`); this is for exact tables and the
+    disclosure tests' emulation of the exact and rounding regimes."""
     if not by or len(table) <= 1:
         numerators = table[count_cols[0]].to_numpy(dtype=float)
         denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None

@@ -1,4 +1,4 @@
-"""The registry of every metric of METRICS.md: what it is, which way is better, where its SQL lives.
+"""The registry of every metric of docs/metrics.md: what it is, which way is better, where its SQL lives.
 
 A metric is data: an id, a label, a kind, an improvement direction, a one-line definition and a unit,
 plus the SQL template (``pipelines/sql/metrics/<template>.sql``) that defines its units of count. The
@@ -22,7 +22,7 @@ from pipelines.contract import DISCHARGE_REASONS, OUTCOME_GROUPS
 MetricKind = Literal["count", "proportion", "continuous", "survival"]
 Improvement = Literal["up", "down"] | None
 
-#: Breakdown dimensions a metric can be grouped or filtered by (METRICS.md). The static ones are columns
+#: Breakdown dimensions a metric can be grouped or filtered by (docs/metrics.md). The static ones are columns
 #: of the fact tables; month and quarter are labels of the date that puts a record in the cohort.
 STATIC_DIMENSIONS: tuple[str, ...] = (
     "programme",
@@ -44,7 +44,7 @@ TIME_DIMENSIONS: tuple[str, ...] = ("month", "quarter")
 #: - outcome_group, discharge_reason: of a discharged episode (exit_reason_mix).
 UNIT_DIMENSIONS: tuple[str, ...] = ("peer_support", "outcome_group", "discharge_reason")
 DIMENSIONS: tuple[str, ...] = STATIC_DIMENSIONS + TIME_DIMENSIONS + UNIT_DIMENSIONS
-#: The age bands of METRICS.md (the warehouse's ``rosc_age_band``), in order; "unknown" for an age under
+#: The age bands of docs/metrics.md (the warehouse's ``rosc_age_band``), in order; "unknown" for an age under
 #: 18 or missing.
 AGE_BANDS: tuple[str, ...] = (
     "18-24",
@@ -73,7 +73,7 @@ UNIT_DIMENSION_VALUES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class MetricParameter:
-    """A parameter of a metric's definition: an integer with a default (METRICS.md's value) and bounds."""
+    """A parameter of a metric's definition: an integer with a default (docs/metrics.md) and bounds."""
 
     name: str
     default: int
@@ -98,7 +98,7 @@ RESERVED_PARAMETER_NAMES = frozenset(
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric of METRICS.md."""
+    """One metric of docs/metrics.md."""
 
     id: str
     label: str
@@ -117,9 +117,14 @@ class Metric:
     suppression_pair: tuple[str, str] = ("numerator", "denominator")
     #: Days of follow-up after `to` the metric needs before it is defined (to + n ≤ as_of).
     needs_follow_up_days: int = 0
+    #: (what dates the cohort, days): the cohort keeps only the records with this many days of follow-up
+    #: by as_of (retention: starts with start_date + 84 ≤ as_of), so a period ending less than that
+    #: before as_of is cut short; the dashboard's tiles say so (`cohort_cut_short`). Metrics whose
+    #: days come from a parameter give the default here.
+    cohort_follow_up: tuple[str, int] | None = None
     #: The `UNIT_DIMENSIONS` this metric's units carry as columns (its SQL template selects them).
     unit_dimensions: tuple[str, ...] = ()
-    #: Parameters of the definition, with METRICS.md's values as defaults (`resolve_parameters`).
+    #: Parameters of the definition, with docs/metrics.md's values as defaults (`resolve_parameters`).
     parameters: tuple[MetricParameter, ...] = ()
     #: A check across the parameters' values: a message saying what is wrong, or None.
     parameter_check: Callable[[Mapping[str, int]], str | None] | None = None
@@ -140,6 +145,7 @@ class Metric:
             "statistic": self.statistic,
             "extra_dimensions": list(self.unit_dimensions),
             "parameters": {p.name: p.default for p in self.parameters},
+            "cohort_follow_up": list(self.cohort_follow_up) if self.cohort_follow_up else None,
         }
 
     def parameter(self, name: str) -> MetricParameter:
@@ -181,7 +187,7 @@ def _relapse_run_fits(values: Mapping[str, int]) -> str | None:
     return None
 
 
-#: The relapse definition's parameters (METRICS.md v2, after the X:BOT trial: Lee et al., Lancet 2018).
+#: The relapse definition's parameters (docs/metrics.md v2, after the X:BOT trial: Lee et al., Lancet 2018).
 RELAPSE_PARAMETERS: tuple[MetricParameter, ...] = (
     MetricParameter(
         "grace_weeks",
@@ -224,6 +230,7 @@ METRICS: dict[str, Metric] = {
             "deaths before day 84) with no discharge before day 84 or a successful discharge before it.",
             "episode",
             unit_dimensions=("peer_support",),
+            cohort_follow_up=("starts", 84),
         ),
         _proportion(
             "early_unplanned_exit",
@@ -233,6 +240,7 @@ METRICS: dict[str, Metric] = {
             "before day 84.",
             "episode",
             unit_dimensions=("peer_support",),
+            cohort_follow_up=("starts", 84),
         ),
         _proportion(
             "successful_completion",
@@ -249,6 +257,7 @@ METRICS: dict[str, Metric] = {
             "episode referred in (D, D + 182].",
             "person",
             unit_dimensions=("peer_support",),
+            cohort_follow_up=("successful discharges", 182),
         ),
         _proportion(
             "completion_no_representation",
@@ -258,6 +267,15 @@ METRICS: dict[str, Metric] = {
             "discharge D has no episode referred in (D, D + 182]; needs to + 182 ≤ as_of.",
             "person",
             needs_follow_up_days=182,
+        ),
+        _proportion(
+            "continuity_of_care",
+            "Continuity of care after prison release",
+            "up",
+            "Episodes in a prison programme discharged as released and referred on "
+            "(transferred_not_in_custody) in the period, with 21 days of follow-up by as_of, whose person "
+            "started an episode in a non-prison programme within 21 days of release (days 0–21).",
+            "episode",
         ),
         _proportion(
             "waiting_over_3_weeks",
@@ -365,6 +383,7 @@ METRICS: dict[str, Metric] = {
             "episode",
             parameters=RELAPSE_PARAMETERS,
             parameter_check=_relapse_run_fits,
+            cohort_follow_up=("referrals", 168),
         ),
         Metric(
             "time_to_relapse",

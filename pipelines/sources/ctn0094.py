@@ -212,7 +212,7 @@ SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
 #: Source tables with one row per person.
 PERSON_TABLES = ("everybody", "demographics", "asi", "rbs_iv")
 
-#: Columns of the contract's drug_tests table (DATA_CONTRACT.md v2), in order.
+#: Columns of the contract's drug_tests table (docs/contract.md v2), in order.
 DRUG_TEST_COLUMNS = ("test_id", "person_id", "episode_id", "test_date", "sample", "substance", "result")
 
 

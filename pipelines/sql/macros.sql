@@ -1,5 +1,5 @@
 -- Macros shared by the derived tables (persisted in the warehouse file, so readers can use them too).
--- Defines: rosc_age_band(age) — the age bands of METRICS.md ("18-24" … "55-64", "65+"); an age under 18
+-- Defines: rosc_age_band(age) — the age bands of docs/metrics.md ("18-24" … "55-64", "65+"); an age under 18
 -- or a missing age gives "unknown"; rosc_peer_support(flag) — the values of the `peer_support` dimension,
 -- 'with_peer_support' / 'without_peer_support', from a peer-contact flag of episode_facts.
 CREATE OR REPLACE MACRO rosc_age_band(age) AS

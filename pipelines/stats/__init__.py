@@ -3,7 +3,7 @@
 Wilson intervals for proportions, Kaplan–Meier survival, funnel-plot limits, XmR charts, disclosure
 control (suppression and cell-key perturbation), and (v2) case-mix models: the crude and adjusted
 comparison of outcomes with and without an exposure (peer support) and indirect standardisation of
-programmes with Poisson funnel limits. Nothing here touches DuckDB or Dash; see METRICS.md for the
+programmes with Poisson funnel limits. Nothing here touches DuckDB or Dash; see docs/metrics.md for the
 definitions implemented.
 """
 

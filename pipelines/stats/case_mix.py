@@ -1,6 +1,6 @@
 """Logistic case-mix models with the checks that decide whether a model can be fitted at all.
 
-METRICS.md v2 adjusts two comparisons for case mix: outcomes with and without peer support
+docs/metrics.md v2 adjusts two comparisons for case mix: outcomes with and without peer support
 (`pipelines.stats.exposure_comparison`) and programmes against each other by indirect standardisation
 (`pipelines.stats.indirect_standardisation`). Both fit a logistic regression of a 0/1 outcome on
 categorical case-mix covariates (plus, for the first, a 0/1 exposure). This module builds the design
@@ -58,7 +58,7 @@ CASE_MIX_COVARIATES = (
     "setting",
     "earlier_episode",
 )
-"""The case-mix covariates of METRICS.md v2, as column names: substance group, age band, sex, injecting
+"""The case-mix covariates of docs/metrics.md v2, as column names: substance group, age band, sex, injecting
 status, referral source, setting and whether the person had any earlier episode (yes/no)."""
 
 DEFAULT_MIN_EVENTS_PER_PARAMETER = 10.0
@@ -389,6 +389,43 @@ def fit_logistic(
         dropped=tuple(dropped),
         notes=notes_tuple,
     )
+
+
+DEFAULT_MIN_LEVEL_RECORDS = 50
+"""A covariate level with fewer records than this gets no coefficient of its own (`pool_sparse_levels`)."""
+
+
+def pool_sparse_levels(
+    frame: pd.DataFrame, covariates: Sequence[str], min_records: int = DEFAULT_MIN_LEVEL_RECORDS
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The records with each sparse covariate level modelled with its covariate's most frequent level.
+
+    A level held by fewer than ``min_records`` records would get a coefficient estimated from a handful
+    of records, often with no outcome variation at all, which makes the whole model fail check 5
+    (`level_without_outcome_variation`: six inpatient-detox episodes, all retained, stop a model of ten
+    thousand). Such a level is recoded to the covariate's most frequent level (`reference_level`), so its
+    records stay in the model and are adjusted for every other covariate, but not for this one's small
+    level. The rule counts records only, never outcomes, so it cannot be steered by the result. Returns a
+    copy of ``frame`` and one note per recoded covariate naming the levels and their records; a
+    covariate left with a single level is then constant and `fit_logistic` leaves it out, saying so.
+    """
+    pooled = frame.copy()
+    notes: list[str] = []
+    for name in covariates:
+        levels = covariate_levels(frame[name], name)
+        counts = levels.value_counts()
+        sparse = sorted(str(level) for level in counts.index[counts < min_records])
+        if not sparse or len(sparse) == len(counts):
+            pooled[name] = levels
+            continue
+        reference = reference_level(counts)
+        pooled[name] = levels.where(~levels.isin(sparse), reference)
+        described = ", ".join(f"{level} ({int(counts[level])})" for level in sparse)
+        notes.append(
+            f"{name}: levels with fewer than {min_records} records are modelled with {reference!r}: "
+            f"{described}"
+        )
+    return pooled, tuple(notes)
 
 
 def cluster_sum(values: np.ndarray, clusters: pd.Series | np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Outcome shares with and without an exposure (peer support): crude and case-mix-adjusted differences.
 
-METRICS.md v2, "peer support and outcomes (observational)": on the landmark cohort the metric layer
+docs/metrics.md v2, "peer support and outcomes (observational)": on the landmark cohort the metric layer
 builds, compare the share of records with the outcome among the exposed and the unexposed.
 
 - **Crude**: difference in shares, exposed − unexposed, with Newcombe's hybrid score interval (method 10

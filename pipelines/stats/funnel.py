@@ -1,6 +1,6 @@
 """Funnel-plot control limits for comparing proportions across units (programmes, providers, areas).
 
-METRICS.md, "Comparing programmes and tracking trends": the target is the pooled proportion
+docs/metrics.md, "Comparing programmes and tracking trends": the target is the pooled proportion
 Σ numerators / Σ denominators of the units shown, and the 95% and 99.8% control limits for a
 denominator n are the proportions p whose two-sided Wilson interval at n has the target as its bound —
 the "inverted Wilson" method of England's public-health indicators (PHE Fingertips technical guidance;

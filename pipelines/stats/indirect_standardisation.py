@@ -1,6 +1,6 @@
 """Indirect standardisation of a binary outcome for comparing units (programmes) on case mix.
 
-METRICS.md v2, "case-mix-adjusted comparison of programmes":
+docs/metrics.md v2, "case-mix-adjusted comparison of programmes":
 
 - A logistic model of the outcome on the case-mix covariates (not the unit) is fitted over the records
   of all units shown (`pipelines.stats.case_mix.fit_logistic`). A unit's expected count E is the sum of

@@ -1,6 +1,6 @@
 """Kaplan–Meier survival estimates with a log(−log) Greenwood band.
 
-Used for the time-to-event metrics of METRICS.md ("Time to event"): `time_in_treatment` and
+Used for the time-to-event metrics of docs/metrics.md ("Time to event"): `time_in_treatment` and
 `time_to_representation`. The record-level form (`kaplan_meier`) and the aggregated form
 (`kaplan_meier_from_counts`, fed by a DuckDB ``GROUP BY t``) share one implementation.
 """
@@ -151,7 +151,7 @@ def kaplan_meier(times: npt.ArrayLike, events: npt.ArrayLike, z: float = Z95) ->
 
 
 def median_survival(km_table: pd.DataFrame) -> float | None:
-    """Median time to event: the smallest t with S(t) ≤ 0.5 (METRICS.md, "Time to event").
+    """Median time to event: the smallest t with S(t) ≤ 0.5 (docs/metrics.md, "Time to event").
 
     Returns None when the curve never reaches one half ("not reached"). A survival within 1e-12 of 0.5
     counts as reaching it, so floating-point rounding of an exact half does not move the median.

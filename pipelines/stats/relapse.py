@@ -1,6 +1,6 @@
 """Relapse from drug tests, as opioid-treatment trials measure it: the reference definition.
 
-METRICS.md v2 `relapse_tests` and `time_to_relapse` follow the X:BOT trial (Lee et al., Lancet
+docs/metrics.md v2 `relapse_tests` and `time_to_relapse` follow the X:BOT trial (Lee et al., Lancet
 2018;391:309-318): counting weeks from the episode's referral date (week k = days 7(k-1) ... 7k-1),
 a week is a *use* week when it has an opioid-positive test or no valid opioid test (a missed sample
 counts as use); a relapse is `run_length` (4) consecutive use weeks within weeks `grace_weeks + 1`
@@ -16,7 +16,7 @@ both pure:
    negative tests; `*` is accepted here and counts as use).
 2. `relapse_from_pattern` finds the first run of use weeks in the window.
 
-Opioid tests are tests of the substances `opiates` and `fentanyl` (METRICS.md: "an opioid-positive
+Opioid tests are tests of the substances `opiates` and `fentanyl` (docs/metrics.md: "an opioid-positive
 test (substance opiates or fentanyl, result positive)"). A test for methadone or buprenorphine is
 not an opioid test here, positive or negative: a positive methadone test is what a methadone
 patient is expected to give, so it is not opioid use, and a negative one says nothing about

@@ -1,6 +1,6 @@
 """XmR statistical-process-control charts, as in NHS England's "Making Data Count".
 
-METRICS.md, "Comparing programmes and tracking trends": centre = mean, process limits = mean ± 2.66 ×
+docs/metrics.md, "Comparing programmes and tracking trends": centre = mean, process limits = mean ± 2.66 ×
 mean moving range, and four special-cause rules; where it is silent we follow NHSRplotthedots, the
 NHS-R Community's reference implementation of Making Data Count (R package, version 0.2.2; functions
 ``ptd_spc_standard`` and ``ptd_calculate_point_type``). Each metric says which direction is

@@ -1,6 +1,6 @@
 """Disclosure control for shared outputs: primary and secondary suppression of small counts.
 
-METRICS.md, "Disclosure control": any count between 1 and 4 (a numerator, a denominator, or denominator
+docs/metrics.md, "Disclosure control": any count between 1 and 4 (a numerator, a denominator, or denominator
 − numerator) is suppressed in every shared output, a suppressed cell shows as suppressed (never as 0),
 and where a table shows totals enough further cells are suppressed that no hidden cell can be worked
 out from the rest. The threshold is a setting; a threshold of 1 or less turns suppression off.
@@ -45,7 +45,7 @@ def primary_suppress(
     marked (they are not shown anyway). Returns a boolean array the shape of the inputs.
 
     This is the small-number rule of the NHS Digital / ONS disclosure-control guidance for health
-    statistics, as set out in METRICS.md.
+    statistics, as set out in docs/metrics.md.
     """
     x = np.asarray(numerators, dtype=float)
     small = _is_small(x, threshold)

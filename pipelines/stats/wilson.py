@@ -1,6 +1,6 @@
 """Wilson score intervals for proportions.
 
-Every proportion the product reports (METRICS.md, "Proportions") carries a two-sided 95% Wilson score
+Every proportion the product reports (docs/metrics.md, "Proportions") carries a two-sided 95% Wilson score
 interval with z = 1.959964. The interval is computed from the numerator and denominator, never from a
 pre-computed rate, so any re-aggregation gets a correct interval.
 """
@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 Z95 = 1.959964
-"""The z value of a two-sided 95% interval, as fixed in METRICS.md."""
+"""The z value of a two-sided 95% interval, as fixed in docs/metrics.md."""
 
 ArrayLike = npt.ArrayLike | pd.Series
 

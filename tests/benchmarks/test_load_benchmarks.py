@@ -132,3 +132,28 @@ def test_line_numbers_count_quoted_line_breaks(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkFileError, match=r"line 4, column 'value'"):
         load_benchmarks(write(tmp_path, HEADER, multiline, bad))
     assert math.isclose(load_benchmarks(write(tmp_path, HEADER, multiline))["value"].iloc[0], 0.25)
+
+
+def test_the_reference_is_the_latest_row_whose_definition_matches_or_is_close(tmp_path: Path) -> None:
+    from pipelines.benchmarks import period_text, reference_benchmark, value_text
+
+    path = write(
+        tmp_path,
+        HEADER,
+        "retention_12wk,all,2022-04-01..2023-03-31,0.71,,,,,matches,Report A,https://example.org/a",
+        "retention_12wk,all,2023-04-01..2024-03-31,0.725,,,,,close: people not episodes,Report B,https://example.org/b",
+        "retention_12wk,all,2024-04-01..2025-03-31,0.6,,,,,differs: 6 months not 12 weeks,Report C,https://example.org/c",
+        "retention_12wk,opiate,2024-01-01..2024-12-31,0.65,,,,,matches,Report D,https://example.org/d",
+    )
+    benchmarks = load_benchmarks(path)
+    row = reference_benchmark(benchmarks, "retention_12wk")
+    assert row is not None and row["source"] == "Report B"  # the later "differs" row is never drawn
+    assert value_text(row) == "72.5%" and period_text(row) == "2023-24"
+    opiate = reference_benchmark(benchmarks, "retention_12wk", "opiate")
+    assert (
+        opiate is not None
+        and period_text(opiate) == "1 Jan 2024 to 31 Dec 2024"
+        and value_text(opiate) == "65%"
+    )
+    assert reference_benchmark(benchmarks, "retention_12wk", "alcohol") is None
+    assert reference_benchmark(benchmarks, "early_unplanned_exit") is None

@@ -299,7 +299,7 @@ def test_the_csv_button_downloads_the_chart_table(app, client, state) -> None:
     }
     out = post(client, body)["response"]
     download = out[text(cid("chart-download"))]["data"]
-    assert download["filename"] == "exit_mix_2025-04-01_2026-03-31.csv"
+    assert download["filename"] == "exit_mix_fy2025-26.csv"
     header = download["content"].splitlines()[0]
     assert header.split(",") == [
         "data_as_at",
@@ -481,7 +481,7 @@ def test_a_crafted_day_level_filter_store_is_computed_as_whole_months(
     for metric in ("exit_mix", "retention_12wk_spc"):
         download = post(client, csv_body(app, metric, crafted))["response"]
         data_text = next(v["data"] for v in download.values() if v.get("data"))
-        assert data_text["filename"] == f"{metric}_2025-06-01_2025-06-30.csv"
+        assert data_text["filename"] == f"{metric}_2025-06.csv"
         first_row = data_text["content"].splitlines()[1].split(",")
         assert first_row[1:3] == ["2025-06-01", "2025-06-30"]  # period_start, period_end
     # The default view too, where tiles and peer outcomes move their period back for follow-up and

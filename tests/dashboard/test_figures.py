@@ -82,7 +82,7 @@ def test_hover_has_numerator_denominator_and_interval() -> None:
 
 
 def _suppressed_trace(fig: go.Figure) -> go.Scatter:
-    traces = [t for t in fig.data if t.name == figures.SUPPRESSED_NOTE]
+    traces = [t for t in fig.data if str(t.name).startswith("suppressed")]
     assert len(traces) == 1
     return traces[0]
 
@@ -119,7 +119,24 @@ def test_month_with_no_cohort_is_a_gap_not_suppressed() -> None:
     series = monthly([0.5, 0.6, 0.55])
     series.loc[2, ["value", "numerator", "denominator", "ci_low", "ci_high"]] = [np.nan, 0, 0, np.nan, np.nan]
     fig = figures.spc_figure(series, xmr(series["value"]), "x")
-    assert not [t for t in fig.data if t.name == figures.SUPPRESSED_NOTE]
+    assert not [t for t in fig.data if str(t.name).startswith("suppressed")]
+
+
+def test_the_suppression_legend_says_why_each_month_is_hidden() -> None:
+    """A month hidden for too few records (a mean) is not called a small count: one legend entry per
+    reason, each at its own months."""
+    series = monthly([0.5, None, 0.55, None, 0.6, None], [False, True, False, True, False, True])
+    series["suppressed_reason"] = [None, "small count", None, "fewer than 10 records", None, "small count"]
+    fig = figures.spc_figure(series, xmr(series["value"]), "retention", "proportion", "up")
+    marks = {t.name: list(t.x) for t in fig.data if str(t.name).startswith("suppressed")}
+    months = list(series["period"])
+    assert marks == {
+        "suppressed: a small count": [months[1], months[5]],
+        "suppressed: fewer than 10 records": [months[3]],
+    }
+    # Without reasons (an older table) the one generic entry remains.
+    fig = figures.spc_figure(series.drop(columns="suppressed_reason"), xmr(series["value"]), "x")
+    assert {t.name for t in fig.data if str(t.name).startswith("suppressed")} == {figures.SUPPRESSED_NOTE}
 
 
 def km_table(groups: dict[str, int]) -> pd.DataFrame:

@@ -14,12 +14,14 @@ three regimes, named in `REGIMES`:
 - ``perturbation``: what main shows after issue 16. Every count is perturbed by the cell-key table
   (`pipelines.stats.perturbation`: the same records always get the same noise), so no shown count is
   1–4; suppression then only hides rows whose perturbed complement (denominator − numerator) is 1–4,
-  plus secondary suppression; every category of a breakdown is a row, empty ones as zeros; means are
+  with no secondary suppression (a row's fate is its own, the same on every page); every category of
+  a breakdown is a row, empty ones as zeros; means are
   shown only where the shown n ≥ 10, the mean and its standard deviation rounded to one decimal and the
   interval computed from the rounded figures; Kaplan–Meier curves are on the 28-day grid running to the
   table's longest time, from perturbed numbers at risk and events so far, the tail cut from the first
   row whose shown number at risk is below 10, a curve under 20 at the start left out; a mix shows
-  every category of every unit, its counts and totals perturbed; the dashboard answers one value or
+  every category of every unit, its counts and totals perturbed, a part hidden where the shown total
+  less the shown count is 1–4; the dashboard answers one value or
   all of each filter and a month, quarter, financial year or rolling 12 months only.
 
 Two things per regime live here, kept apart on purpose:
@@ -282,19 +284,24 @@ def _keys(counts: pd.DataFrame, column: str, regime: Regime) -> np.ndarray | Non
 
 
 def _mask(
-    counts: pd.DataFrame, by: list[str], values: dict[str, np.ndarray], pairs: list[tuple[str, str]]
+    counts: pd.DataFrame,
+    by: list[str],
+    values: dict[str, np.ndarray],
+    pairs: list[tuple[str, str]],
+    secondary: bool = True,
 ) -> np.ndarray:
     """The metric layer's suppression (`suppression_mask`) of the table of ``counts``' ``by`` columns and
     the count columns ``values`` (the first a numerator, the second, if any, its denominator), without
     its slower secondary search when no row is primarily suppressed (secondary suppression only ever
-    starts from a primary one)."""
+    starts from a primary one). Under perturbation (``secondary`` False) the metric layer suppresses
+    primarily only."""
     columns = list(values)
     first = values[columns[0]]
     if len(first) == 0:
         return np.zeros(0, dtype=bool)
     second = values[columns[1]] if len(columns) > 1 else None
     primary = primary_suppress(first, second, SUPPRESSION_THRESHOLD)
-    if not by or not primary.any():
+    if not by or not primary.any() or not secondary:
         return primary
     basis = pd.DataFrame({**{d: counts[d].to_numpy() for d in by}, **values})
     return suppression_mask(basis, by, columns, pairs, SUPPRESSION_THRESHOLD)
@@ -322,10 +329,10 @@ def _shown_counts(metric: str, counts: pd.DataFrame, by: list[str], regime: Regi
         shown_num = np.minimum(shown_num, shown_den)
     basis_num, basis_den = (shown_num, shown_den) if regime.perturbed else (num, den)
     if is_count:
-        hidden = _mask(counts, by, {"numerator": basis_num}, [])
+        hidden = _mask(counts, by, {"numerator": basis_num}, [], not regime.perturbed)
     else:
         values = {"numerator": basis_num, "denominator": basis_den}
-        hidden = _mask(counts, by, values, [("numerator", "denominator")])
+        hidden = _mask(counts, by, values, [("numerator", "denominator")], not regime.perturbed)
     return pd.DataFrame(
         {
             **{d: counts[d].to_numpy() for d in by},
@@ -342,7 +349,7 @@ def _shown_means(counts: pd.DataFrame, by: list[str], regime: Regime) -> pd.Data
     mean = counts["value"].to_numpy(dtype=float)
     sd = counts["sd"].to_numpy(dtype=float)
     shown_n = regime.shown_counts(n, _keys(counts, "denominator_key", regime))
-    hidden = _mask(counts, by, {"denominator": shown_n if regime.perturbed else n}, [])
+    hidden = _mask(counts, by, {"denominator": shown_n if regime.perturbed else n}, [], not regime.perturbed)
     if regime.perturbed:
         # Shown only where the shown n is at least MEANS_FROM_N (else the row is suppressed, n and all),
         # rounded, the interval from the rounded figures.
@@ -513,10 +520,18 @@ def _shown_mix(
     shown_total = shown_totals.reindex(of_unit).to_numpy(dtype=float)
     if regime.perturbed:
         # Every category of every unit, each count and each total perturbed by its own records' keys;
-        # none is then 1-4, so nothing is suppressed (the metric layer's `compute_mix`).
+        # none is then 1-4, and a part is hidden where the shown total less the shown count (the count
+        # taken as the total where the noise puts it above) is 1-4, as a proportion's complement is
+        # (the metric layer's `compute_mix`).
+        rest = shown_total - np.minimum(shown_count, shown_total)
+        hidden = (rest >= 1) & (rest <= SUPPRESSION_THRESHOLD - 1)
         return pd.DataFrame(
-            {unit: of_unit, part: cells[part].to_numpy(dtype=object), "count": shown_count}
-        ).assign(total=shown_total, suppressed=False)
+            {
+                unit: of_unit,
+                part: cells[part].to_numpy(dtype=object),
+                "count": np.where(hidden, np.nan, shown_count),
+            }
+        ).assign(total=shown_total, suppressed=hidden)
     hidden = _mask(cells, by, {"numerator": count}, [])
     totals_frame = totals.reset_index()
     total_hidden = pd.Series(

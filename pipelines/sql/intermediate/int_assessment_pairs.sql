@@ -1,5 +1,5 @@
 -- Grain: one row per episode that has a `start` assessment and a later `review` or `exit` assessment.
--- Defines the assessment pair of METRICS.md: the episode's first start assessment (earliest date, then
+-- Defines the assessment pair of docs/metrics.md: the episode's first start assessment (earliest date, then
 -- assessment_id) and its latest review/exit assessment dated strictly after it (latest date; on a tie
 -- exit before review, then the larger assessment_id). Carries, at start and at latest, the days used of
 -- the episode's primary substance (its mapped days column) and the four scored outcomes.

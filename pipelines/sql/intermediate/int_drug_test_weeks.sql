@@ -1,5 +1,5 @@
 -- Grain: one row per episode × study week in which the episode's person has a valid opioid test.
--- Defines the weeks of the relapse definition (METRICS.md v2, relapse_tests), counted from the episode's
+-- Defines the weeks of the relapse definition (docs/metrics.md v2, relapse_tests), counted from the episode's
 -- referral_date: week = (test_date − referral_date) // 7 + 1, so week k holds days 7(k−1) … 7k−1 and
 -- tests before referral fall in no week. positive = any of the week's opioid tests is positive.
 -- Opioid tests are tests of {{opioid_test_substances}} with a valid result ({{valid_test_results}}): a

@@ -1,5 +1,5 @@
 -- Grain: one row per started episode.
--- Defines new_presentation (METRICS.md v2, new_presentations): the person had no episode open on the day
+-- Defines new_presentation (docs/metrics.md v2, new_presentations): the person had no episode open on the day
 -- before this episode's start S, in any programme. An episode is open on a day when it has started by
 -- then and is not yet discharged (start_date ≤ day and discharge_date null or ≥ day: a person is in
 -- treatment on the day of their discharge, as in_treatment counts), so a transfer discharged on S − 1

@@ -8,7 +8,7 @@
 -- Why a view: copying 8M contacts into a second table cost more than loading them (8–12 s on 200,000
 -- people), while a metric query over this view costs one join of the contacts in its period with
 -- episode_facts (by episode_id) and programmes, about 0.1 s a year. Linked contacts take sex and
--- birth_year from their episode's row: DATA_CONTRACT.md requires a contact's episode to exist and belong
+-- birth_year from their episode's row: docs/contract.md requires a contact's episode to exist and belong
 -- to the same person (the loader enforces it), so that equals the contact's person.
 WITH dimensioned AS (
   SELECT

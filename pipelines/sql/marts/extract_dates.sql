@@ -1,5 +1,5 @@
 -- Grain: one row for the whole warehouse.
--- Defines as_of: the latest date anywhere in the warehouse (the default extract date of METRICS.md), and
+-- Defines as_of: the latest date anywhere in the warehouse (the default extract date of docs/metrics.md), and
 -- first_date: the earliest, for date pickers.
 WITH dates AS (
   SELECT min(least(referral_date, triage_date, start_date, discharge_date)) AS first_date,

@@ -5,6 +5,7 @@
 SELECT
   start_date AS cohort_date{{dims}},
   record_key AS rkey,
+  episode_id,
   (discharged_before_day_84 AND outcome_group = 'incomplete')::INTEGER AS numerator,
   1 AS denominator,
   rosc_peer_support(peer_contact_first_28d) AS peer_support

@@ -6,6 +6,7 @@
 SELECT
   start_date AS cohort_date{{dims}},
   record_key AS rkey,
+  episode_id,
   (NOT discharged_before_day_84 OR outcome_group = 'successful')::INTEGER AS numerator,
   1 AS denominator,
   rosc_peer_support(peer_contact_first_28d) AS peer_support

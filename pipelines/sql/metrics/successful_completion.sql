@@ -3,6 +3,7 @@
 SELECT
   discharge_date AS cohort_date{{dims}},
   record_key AS rkey,
+  episode_id,
   (outcome_group = 'successful')::INTEGER AS numerator,
   1 AS denominator
 FROM episode_facts{{periods}}

@@ -1,5 +1,5 @@
 -- Grain: one row per programme.
--- Defines each programme with its provider and the provider's area (the `area` breakdown of METRICS.md
+-- Defines each programme with its provider and the provider's area (the `area` breakdown of docs/metrics.md
 -- is the provider's area, not the person's area of residence).
 SELECT
   pr.programme_id,
