@@ -46,14 +46,26 @@ def main() -> None:
 @click.option("--seed", type=int, default=20260331, show_default=True)
 @click.option("--as-of", "as_of", callback=_iso_date, help="Extract date (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-def generate(out_dir: Path, people: int, seed: int, as_of: date | None, fmt: str) -> None:
+@click.option(
+    "--prison-releases",
+    is_flag=True,
+    help="Also simulate people released from the system's prisons and referred on (about 12% more "
+    "people), for continuity of care; rosc demo does.",
+)
+def generate(
+    out_dir: Path, people: int, seed: int, as_of: date | None, fmt: str, prison_releases: bool
+) -> None:
     """Write a synthetic extract that looks like a real local system (same seed, same files)."""
     from pipelines.generate import generate_extract
 
-    counts = generate_extract(out_dir, people=people, seed=seed, as_of=as_of, fmt=fmt)
+    counts = generate_extract(
+        out_dir, people=people, seed=seed, as_of=as_of, fmt=fmt, prison_releases=prison_releases
+    )
     for table, rows in counts.items():
         click.echo(f"{table:<12} {rows:>10,} rows")
-    click.echo(f"wrote {fmt} extract to {out_dir}")
+    released = json.loads((out_dir / "extract.json").read_text(encoding="utf-8"))["prison_release_people"]
+    extra = f" ({people:,} people and {released:,} released from prison)" if released else ""
+    click.echo(f"wrote {fmt} extract to {out_dir}{extra}")
 
 
 def _fraction(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
@@ -701,7 +713,7 @@ def _demo_extract(out_dir: Path) -> Path:
         if all(made.get(k) == v for k, v in wanted.items()):
             return out_dir
     click.echo(f"generating the demo system ({DEMO_PEOPLE:,} people, seed {DEMO_SEED}) into {out_dir} (once)")
-    generate_extract(out_dir, people=DEMO_PEOPLE, seed=DEMO_SEED)
+    generate_extract(out_dir, people=DEMO_PEOPLE, seed=DEMO_SEED, prison_releases=True)
     return out_dir
 
 

@@ -1370,12 +1370,17 @@ def generate_extract(
     as_of: date | None = None,
     fmt: Literal["csv", "parquet"] = "csv",
     progress: Callable | None = None,
+    prison_releases: bool = False,
 ) -> dict[str, int]:
     """Write a synthetic extract (contract version 2) for `people` people into `out_dir`.
 
     One file per required table in `fmt` (the optional drug_tests table is not simulated: the synthetic
     system records no toxicology) plus `extract.json` (contract version, as_of, generator, seed,
-    people, and prison_release_people: the people of the prison releases, added to `people`).
+    people, and prison_release_people: the people of the prison releases, added to `people`). With
+    `prison_releases` (off by default, on for `rosc demo`), people released from the system's prisons
+    and referred on (`RELEASE_PEOPLE_SHARE` of `people` more) are appended after every other record,
+    from a generator of their own, so that every other record is the same with or without them; the
+    last line of `rosc generate` gives both numbers.
     `as_of` defaults to 2026-03-31; no date in the extract is later. `progress`, when given, is called
     as `progress(table, rows_done, rows_total)` while tables are written. Returns the row count of each
     table. The same arguments always give byte-identical files.
@@ -1401,7 +1406,9 @@ def generate_extract(
     # Prison releases come from a generator of their own, appended after everything above, so that
     # the main simulation's records (and their ids) are the same with or without them.
     release_rng = np.random.default_rng([seed, RELEASE_STREAM])
-    releases = _simulate_releases(release_rng, people, system, as_of_day, persons.ids)
+    releases = (
+        _simulate_releases(release_rng, people, system, as_of_day, persons.ids) if prison_releases else None
+    )
     if releases is not None:
         release_people, release_episodes = releases
         release_contacts, release_share = _simulate_contacts(

@@ -75,8 +75,8 @@ def layout(data: DashboardData, **_: Any) -> Any:
             ),
             xs=12,
             sm=6,
-            lg=3,
-            className="mb-3",
+            lg=4,
+            className="mb-3 tile-col",
         )
         for m in HEADLINE_METRICS
     ]

@@ -25,6 +25,7 @@ from pipelines.metrics.api import (
     metric_series,
     metric_sql,
     missing_tables,
+    shared_survival,
     warehouse_contents,
 )
 from pipelines.metrics.comparisons import (
@@ -84,6 +85,7 @@ __all__ = [
     "peer_support_records",
     "peer_support_timing",
     "resolve_parameters",
+    "shared_survival",
     "warehouse_contents",
     "with_names",
 ]

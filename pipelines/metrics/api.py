@@ -805,6 +805,19 @@ MIN_CURVE_GROUP = 20
 _SURVIVAL_COUNTS = ("events", "censored", "events_key", "censored_key")
 
 
+def shared_survival(counts: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """The Kaplan–Meier table a shared output shows, from per-time counts of a cohort an analyst built
+    (record-level work, as notebook 03's landmark curves): one row per (``by`` groups, ``t``) with
+    ``events``, ``censored`` and their key sums ``events_key``, ``censored_key`` (the sums of the records'
+    keys, e.g. episode_facts.record_key). The rules of every shared survival table apply (`CONVENTIONS`:
+    the 28-day grid, perturbed numbers at risk and events so far, the tail under 10 at risk cut, a group
+    under 20 left out), so the curve is as safe to share as the dashboard's."""
+    missing = [c for c in ("t", *_SURVIVAL_COUNTS) if c not in counts]
+    if missing:
+        raise ValueError(f"shared_survival needs the columns {', '.join(missing)}")
+    return _finish_survival(counts, list(by), suppress=True, threshold=DEFAULT_THRESHOLD)
+
+
 def _finish_survival(counts: pd.DataFrame, by: list[str], *, suppress: bool, threshold: int) -> pd.DataFrame:
     """The published Kaplan–Meier tables.
 
