@@ -197,6 +197,7 @@ def _headline(
         period_note=summary.period_note,
         suppressed_reason=summary.suppressed_reason,
         cohort_note=summary.cohort_note,
+        benchmark=summary.benchmark,
     )
     sentence = indicator_sentence(facts, spc, funnel.outcome if funnel else None)
     first, last = month_range(shown.end, SPC_MONTHS)[0], month_range(shown.end, SPC_MONTHS)[-1]
@@ -269,6 +270,8 @@ def collect_pack(data: DashboardData, state: FilterState) -> BoardPack:
         _chart_section(data, state, span, retention, "exit_mix"),
         _chart_section(data, state, span, support_mix, "contacts_by_month"),
         _chart_section(data, state, span, support_mix, "contacts_by_programme"),
+        # Issue 13: peer support and outcomes on landmark cohorts, crude and adjusted, labelled observational.
+        _chart_section(data, state, span, support_mix, "peer_support_landmark"),
     )
     used = dict.fromkeys([*HEADLINE_METRICS, *PACK_FUNNELS, "exit_reason_mix", "peer_contact_share"])
     metrics = data.metrics()

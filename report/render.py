@@ -159,7 +159,8 @@ def _note(summary: object) -> str:
     note = getattr(summary, "period_note", "")
     reason = getattr(summary, "suppressed_reason", "")
     cohort = getattr(summary, "cohort_note", "")
-    parts = [note or (f"suppressed: {reason}" if reason else ""), cohort]
+    england = getattr(summary, "benchmark", "")
+    parts = [note or (f"suppressed: {reason}" if reason else ""), cohort, england]
     return "; ".join(part for part in parts if part)
 
 

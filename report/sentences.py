@@ -161,6 +161,8 @@ class HeadlineFacts:
     period_note: str = ""
     suppressed_reason: str = ""
     cohort_note: str = ""
+    #: England's published value where the definition matches or is close ("England 46% (2024-25)").
+    benchmark: str = ""
 
 
 def indicator_sentence(facts: HeadlineFacts, spc: SpcOutcome, funnel: FunnelOutcome | None = None) -> str:
@@ -183,6 +185,8 @@ def indicator_sentence(facts: HeadlineFacts, spc: SpcOutcome, funnel: FunnelOutc
             head += f" (shown for {facts.period_note})"
         if facts.cohort_note:
             head += f" ({facts.cohort_note})"
+        if facts.benchmark:
+            head += f" against {facts.benchmark}"
     parts = [head, spc_phrase(spc)]
     if funnel is not None:
         parts.append(funnel_phrase(funnel))

@@ -87,6 +87,13 @@ def test_the_numbers_are_the_dashboards_for_the_same_view(pack: dict, data: Dash
         if " of " in summary.counts:
             assert summary.counts in text, (metric, summary.counts)
         assert summary.change in text, (metric, summary.change)
+        if summary.benchmark:  # England where its definition matches or is close (issue 13)
+            assert summary.benchmark in text, (metric, summary.benchmark)
+        if summary.cohort_note:
+            assert summary.cohort_note in text, (metric, summary.cohort_note)
+    assert any(tile_summary(data, m, state)[0].benchmark for m in HEADLINE_METRICS)
+    # Peer support and outcomes, landmark comparison, labelled observational (issue 13).
+    assert "Peer support and outcomes: landmark comparison, crude and adjusted" in text
     with auth.purpose(auth.FUNNEL):
         for metric in PACK_FUNNELS:
             table = data.metric_for(metric, state, by=["programme"])

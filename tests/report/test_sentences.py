@@ -193,3 +193,12 @@ def test_a_cohort_cut_short_by_follow_up_is_named_in_the_sentence() -> None:
         "Retained in treatment at 12 weeks: 81.6% (725 of 889) (covers starts to 6 Jan 2026 only: 84 days "
         "of follow-up needed), common-cause variation."
     )
+
+
+def test_englands_value_is_named_beside_a_headline() -> None:
+    facts = HeadlineFacts(
+        label="Successful completion", value="34.8%", counts="435 of 1,249", benchmark="England 46% (2024-25)"
+    )
+    assert indicator_sentence(facts, outcome_of([*STEADY, 0.6], "up")) == (
+        "Successful completion: 34.8% (435 of 1,249) against England 46% (2024-25), common-cause variation."
+    )
