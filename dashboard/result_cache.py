@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+from dashboard import shared_sqlite
+
 log = logging.getLogger(__name__)
 
 #: At most this many entries; the least recently stored go first (checked every `_TRIM_EVERY` writes).
@@ -83,22 +85,6 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _set_wal(db: sqlite3.Connection, patience: float = 10.0) -> None:
-    """Write-ahead-log mode, waiting while workers booting together race for the lock it needs
-    (SQLite answers "database is locked" at once there, not through the busy timeout)."""
-    deadline = time.monotonic() + patience
-    pause = 0.01
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.25)
-
-
 class ResultCache:
     """Aggregated answers shared by every process serving one warehouse (safe for processes and threads)."""
 
@@ -108,11 +94,7 @@ class ResultCache:
         self._current: str | None = None  # the warehouse identity this process last cleared for
         self._lock = threading.Lock()
         self._writes = 0
-        try:
-            # Only ever create it (closing a descriptor of an open SQLite file drops this process's locks).
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            pass
+        shared_sqlite.create_private(self.path)
         _check_private(self.path)
         with self._connection() as db:
             db.executescript(_SCHEMA)
@@ -121,9 +103,7 @@ class ResultCache:
     def _connection(self) -> Iterator[sqlite3.Connection]:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            _set_wal(db)
-            db.execute("PRAGMA synchronous=NORMAL")
+            db = shared_sqlite.connect(self.path)
             self._local.db = db
         yield db
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -34,6 +33,8 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from limits.storage import Storage
 from werkzeug.datastructures import CallbackDict
+
+from dashboard import shared_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -64,24 +65,6 @@ class SessionRecord:
     last_seen: float
 
 
-def _set_wal(db: sqlite3.Connection, patience: float = 10.0) -> None:
-    """Put the file in write-ahead-log mode. Workers booting together race for the exclusive lock
-    this needs, and SQLite answers "database is locked" at once rather than through the busy
-    timeout while another connection holds or recovers the log; wait and try again, and give up
-    with the error only after `patience` seconds."""
-    deadline = time.monotonic() + patience
-    pause = 0.01
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.25)
-
-
 class SignInStore:
     """The SQLite file of sessions and rate-limit counters (safe for many processes and threads)."""
 
@@ -100,13 +83,7 @@ class SignInStore:
         self.clock = clock
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Readable by the app's own user only (SQLite gives its -wal and -shm files the same mode).
-        # Only ever create it: closing any descriptor of an open SQLite file drops this process's locks
-        # on it, and another process would then think itself alone and remove the write-ahead log.
-        try:
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
-            pass
+        shared_sqlite.create_private(self.path)
         with self._connection() as db:
             db.executescript(_SCHEMA)
 
@@ -114,10 +91,7 @@ class SignInStore:
     def _connection(self) -> Iterator[sqlite3.Connection]:
         db = getattr(self._local, "db", None)
         if db is None:
-            # One connection per thread; WAL lets readers go on while one process writes.
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            _set_wal(db)
-            db.execute("PRAGMA synchronous=NORMAL")
+            db = shared_sqlite.connect(self.path)
             self._local.db = db
         yield db
 
