@@ -39,6 +39,72 @@ def significance_colour(label: str | None, direction: str | None) -> str:
     return IMPROVEMENT if better else CONCERN
 
 
+def _limit_lines(fig: go.Figure, x: pd.Series, curve: pd.DataFrame) -> None:
+    """The 99.8% and 95% limits of a funnel (``curve``'s ``high_``/``low_`` columns) along ``x``."""
+    for level, dash, name in (("99_8", "dash", "99.8% limits"), ("95", "dot", "95% limits")):
+        for side, legend in (("high", True), ("low", False)):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=curve[f"{side}_{level}"],
+                    mode="lines",
+                    name=name,
+                    legendgroup=level,
+                    showlegend=legend,
+                    line={"color": LIMIT, "dash": dash, "width": 1},
+                    hoverinfo="skip",
+                )
+            )
+
+
+def _centre_line(fig: go.Figure, x: pd.Series, value: float, name: str) -> None:
+    fig.add_trace(
+        go.Scatter(
+            x=[x.min(), x.max()],
+            y=[value, value],
+            mode="lines",
+            name=name,
+            line={"color": "#222", "width": 1.2},
+            hoverinfo="skip",
+        )
+    )
+
+
+def _unit_points(
+    fig: go.Figure, shown: pd.DataFrame, x: str, y: str, direction: str | None, id_col: str, hover: list[str]
+) -> None:
+    """The units as points coloured by their place against the limits, their ids for click-through."""
+    colours = [significance_colour(s, direction) for s in shown["significance"]]
+    fig.add_trace(
+        go.Scatter(
+            x=shown[x],
+            y=shown[y],
+            mode="markers",
+            name="programmes",
+            marker={"size": 11, "color": colours, "line": {"color": "white", "width": 1}},
+            customdata=shown[id_col],
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+
+
+def _not_drawn_note(fig: go.Figure, hidden: int, why: str) -> None:
+    """Say how many units are not drawn, and why, above the plot's top right corner."""
+    if hidden:
+        fig.add_annotation(
+            text=f"{hidden} {why} (not drawn; listed in the table)",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=1.0,
+            y=1.02,
+            xanchor="right",
+            yanchor="bottom",
+            font={"size": 11, "color": SUPPRESSED},
+        )
+
+
 def funnel_figure(
     units: pd.DataFrame,
     curve: pd.DataFrame,
@@ -65,40 +131,8 @@ def funnel_figure(
         return empty_figure("No unit has a value to show (all suppressed or empty)")
     fig = go.Figure()
     n = curve["denominator"]
-    for level, dash, name in (("99_8", "dash", "99.8% limits"), ("95", "dot", "95% limits")):
-        fig.add_trace(
-            go.Scatter(
-                x=n,
-                y=curve[f"high_{level}"],
-                mode="lines",
-                name=name,
-                legendgroup=level,
-                line={"color": LIMIT, "dash": dash, "width": 1},
-                hoverinfo="skip",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=n,
-                y=curve[f"low_{level}"],
-                mode="lines",
-                name=name,
-                legendgroup=level,
-                showlegend=False,
-                line={"color": LIMIT, "dash": dash, "width": 1},
-                hoverinfo="skip",
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=[n.min(), n.max()],
-            y=[target, target],
-            mode="lines",
-            name=f"{target_label}: {target:.1%}",
-            line={"color": "#222", "width": 1.2},
-            hoverinfo="skip",
-        )
-    )
+    _limit_lines(fig, n, curve)
+    _centre_line(fig, n, target, f"{target_label}: {target:.1%}")
     if reference is not None:
         value, label, note = reference
         fig.add_trace(
@@ -112,7 +146,6 @@ def funnel_figure(
                 hoverinfo="text",
             )
         )
-    colours = [significance_colour(s, direction) for s in shown["significance"]]
     hover = [
         hover_lines(r, "proportion", str(r[label_col]))
         + "<br>"
@@ -120,32 +153,9 @@ def funnel_figure(
         + "<br><i>click to open this programme</i>"
         for _, r in shown.iterrows()
     ]
-    fig.add_trace(
-        go.Scatter(
-            x=shown["denominator"],
-            y=shown["value"],
-            mode="markers",
-            name="programmes",
-            marker={"size": 11, "color": colours, "line": {"color": "white", "width": 1}},
-            customdata=shown[id_col],
-            hovertext=hover,
-            hoverinfo="text",
-        )
-    )
-    hidden = len(units) - len(shown)
+    _unit_points(fig, shown, "denominator", "value", direction, id_col, hover)
     style(fig, title, kind="proportion", height=420)
-    if hidden:
-        fig.add_annotation(
-            text=f"{hidden} suppressed (not drawn; listed in the table)",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=1.0,
-            y=1.02,
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": SUPPRESSED},
-        )
+    _not_drawn_note(fig, len(units) - len(shown), "suppressed")
     lo, hi = float(shown["denominator"].min()), float(shown["denominator"].max())
     ticks = [
         v
@@ -180,31 +190,8 @@ def ratio_funnel_figure(
         return empty_figure("No unit has an adjusted ratio to show (suppressed, or no model could be fitted)")
     fig = go.Figure()
     e = curve["expected"]
-    for level, dash, name in (("99_8", "dash", "99.8% limits"), ("95", "dot", "95% limits")):
-        for side, legend in (("high", True), ("low", False)):
-            fig.add_trace(
-                go.Scatter(
-                    x=e,
-                    y=curve[f"{side}_{level}"],
-                    mode="lines",
-                    name=name,
-                    legendgroup=level,
-                    showlegend=legend,
-                    line={"color": LIMIT, "dash": dash, "width": 1},
-                    hoverinfo="skip",
-                )
-            )
-    fig.add_trace(
-        go.Scatter(
-            x=[e.min(), e.max()],
-            y=[1.0, 1.0],
-            mode="lines",
-            name="as expected for the case mix (ratio 1)",
-            line={"color": "#222", "width": 1.2},
-            hoverinfo="skip",
-        )
-    )
-    colours = [significance_colour(s, direction) for s in shown["significance"]]
+    _limit_lines(fig, e, curve)
+    _centre_line(fig, e, 1.0, "as expected for the case mix (ratio 1)")
     hover = [
         f"<b>{r[label_col]}</b><br>observed / expected: {r['ratio']:.2f} "
         f"(95% interval {r['ratio_ci_low']:.2f} to {r['ratio_ci_high']:.2f})"
@@ -213,32 +200,9 @@ def ratio_funnel_figure(
         f"<br>{SIGNIFICANCE_TEXT.get(r['significance'], '')}<br><i>click to open this programme</i>"
         for _, r in shown.iterrows()
     ]
-    fig.add_trace(
-        go.Scatter(
-            x=shown["expected"],
-            y=shown["ratio"],
-            mode="markers",
-            name="programmes",
-            marker={"size": 11, "color": colours, "line": {"color": "white", "width": 1}},
-            customdata=shown[id_col],
-            hovertext=hover,
-            hoverinfo="text",
-        )
-    )
-    hidden = len(units) - len(shown)
+    _unit_points(fig, shown, "expected", "ratio", direction, id_col, hover)
     style(fig, title, height=420)
-    if hidden:
-        fig.add_annotation(
-            text=f"{hidden} without a ratio (not drawn; listed in the table)",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=1.0,
-            y=1.02,
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": SUPPRESSED},
-        )
+    _not_drawn_note(fig, len(units) - len(shown), "without a ratio")
     fig.update_xaxes(title="expected count for the case mix (log scale)", type="log")
     fig.update_yaxes(title="observed / expected", rangemode="tozero")
     return fig
