@@ -13,6 +13,7 @@ from charts.style import (
     OKABE_ITO,
     SUPPRESSED,
     SUPPRESSED_NOTE,
+    caption_banner,
     categorical_colour,
     empty_figure,
     format_value,
@@ -419,24 +420,7 @@ def grouped_bar_figure(
                     font={"color": SUPPRESSED, "size": 10},
                 )
     style(fig, title, height=max(260, 120 + 32 * len(categories) * len(groups)))
-    if caption:
-        fig.add_annotation(
-            text=caption,
-            x=0,
-            y=1.0,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="bottom",
-            yshift=32,
-            showarrow=False,
-            font={"size": 12, "color": "#222"},
-            bgcolor="#FFF3CD",
-            bordercolor="#B38600",
-            borderwidth=1,
-            borderpad=3,
-        )
-        fig.update_layout(margin={"t": 96})
+    caption_banner(fig, caption)
     fig.update_layout(barmode="group", bargap=0.3, bargroupgap=0.05)
     fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_yaxes(autorange="reversed", automargin=True, type="category")

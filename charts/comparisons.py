@@ -7,7 +7,15 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from charts.style import OKABE_ITO, SUPPRESSED, empty_figure, format_count, is_missing, style
+from charts.style import (
+    OKABE_ITO,
+    SUPPRESSED,
+    caption_banner,
+    empty_figure,
+    format_count,
+    is_missing,
+    style,
+)
 
 #: Marker and colour of each estimate (crude hollow, adjusted filled: readable in black and white).
 ESTIMATE_MARKS = {
@@ -89,24 +97,7 @@ def difference_figure(table: pd.DataFrame, title: str = "", caption: str = "") -
                 )
     fig.add_vline(x=0, line={"color": "#222", "width": 1})
     style(fig, title, height=max(260, 110 + 44 * len(rows)))
-    if caption:
-        fig.add_annotation(
-            text=caption,
-            x=0,
-            y=1.0,
-            xref="paper",
-            yref="paper",
-            xanchor="left",
-            yanchor="bottom",
-            yshift=32,
-            showarrow=False,
-            font={"size": 12, "color": "#222"},
-            bgcolor="#FFF3CD",
-            bordercolor="#B38600",
-            borderwidth=1,
-            borderpad=3,
-        )
-        fig.update_layout(margin={"t": 96})
+    caption_banner(fig, caption)
     fig.update_xaxes(title="difference, with − without peer support (percentage points)", zeroline=False)
     fig.update_yaxes(autorange="reversed", automargin=True, type="category", categoryarray=rows)
     return fig

@@ -209,6 +209,30 @@ def suppressed_marks(fig: go.Figure, x: Iterable, reasons: Iterable[object] | No
     fig.update_layout(yaxis9={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True})
 
 
+def caption_banner(fig: go.Figure, caption: str) -> None:
+    """A caption that must be read with the chart (e.g. "observational"), as a boxed line above the plot,
+    the top margin widened to hold it; nothing when ``caption`` is empty."""
+    if not caption:
+        return
+    fig.add_annotation(
+        text=caption,
+        x=0,
+        y=1.0,
+        xref="paper",
+        yref="paper",
+        xanchor="left",
+        yanchor="bottom",
+        yshift=32,
+        showarrow=False,
+        font={"size": 12, "color": "#222"},
+        bgcolor="#FFF3CD",
+        bordercolor="#B38600",
+        borderwidth=1,
+        borderpad=3,
+    )
+    fig.update_layout(margin={"t": 96})
+
+
 def percent_text(v: object) -> str:
     return "n/a" if is_missing(v) else f"{float(v):.1%}"  # type: ignore[arg-type]
 
