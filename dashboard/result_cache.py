@@ -101,11 +101,7 @@ class ResultCache:
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = shared_sqlite.connect(self.path)
-            self._local.db = db
-        yield db
+        yield shared_sqlite.thread_connection(self._local, self.path)
 
     @staticmethod
     def key_of(warehouse: str, key: Hashable) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -39,4 +40,12 @@ def connect(path: Path, patience: float = 10.0) -> sqlite3.Connection:
             time.sleep(pause)
             pause = min(pause * 2, 0.25)
     db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
+    """This thread's connection to ``path`` (`connect`ed on its first use), kept in ``local``."""
+    db = getattr(local, "db", None)
+    if db is None:
+        db = local.db = connect(path)
     return db
