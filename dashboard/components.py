@@ -77,13 +77,26 @@ def export_labels(
     if chart.metric_control and metric in metrics:
         title = f"{chart.title}: {metrics[metric].label}"
     definition = metrics[metric].definition if metric in metrics else (chart.note or chart.title)
-    span = DataSpan.of(*data.dates())
+    return view_labels(data, state, title, definition)
+
+
+def view_filters(data: DashboardData, state: FilterState) -> tuple[str, ...]:
+    """The view's active filters as a reader says them ("Setting: Community")."""
+    return filter_labels(state.metric_filters(), data.labels(), DIMENSION_LABELS)
+
+
+def view_labels(
+    data: DashboardData, state: FilterState, title: str, definition: str, notes: tuple[str, ...] = ()
+) -> ExportLabels:
+    """The export labels of anything drawn for the view ``state`` (a dashboard download, a board-pack
+    figure): title, definition, the period as the filter line says it, data as at, the filters."""
     return ExportLabels(
         title=title,
         definition=definition,
-        period=period_label(state.period, span),
+        period=period_label(state.period, DataSpan.of(*data.dates())),
         as_at=data.as_of(),
-        filters=filter_labels(state.metric_filters(), data.labels(), DIMENSION_LABELS),
+        filters=view_filters(data, state),
+        notes=notes,
     )
 
 

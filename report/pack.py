@@ -23,8 +23,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import charts
-from charts.export import ExportLabels, filter_labels, one_line
+from charts.export import ExportLabels, one_line
 from dashboard import auth, ids
+from dashboard.components import view_filters, view_labels
 from dashboard.filters import DIMENSION_LABELS, FilterState
 from dashboard.headlines import HEADLINE_METRICS, TileSummary, tile_summary
 from dashboard.periods import DataSpan, Month, Period, period_label, period_slug
@@ -138,24 +139,6 @@ def check_pack_view(data: DashboardData, state: FilterState) -> None:
     data.check_view(state.start, state.end, state.metric_filters())
 
 
-def _labels(
-    data: DashboardData,
-    state: FilterState,
-    span: DataSpan,
-    title: str,
-    definition: str,
-    notes: tuple[str, ...] = (),
-) -> ExportLabels:
-    return ExportLabels(
-        title=title,
-        definition=definition,
-        period=period_label(state.period, span),
-        as_at=data.as_of(),
-        filters=filter_labels(state.metric_filters(), data.labels(), DIMENSION_LABELS),
-        notes=notes,
-    )
-
-
 def _month_names(end: date) -> dict[str, str]:
     return {label: Month.parse(label).label for label in month_range(end, SPC_MONTHS)}
 
@@ -211,11 +194,11 @@ def _headline(
         info.direction,
         info.unit if info.kind == "continuous" else "",
     )
-    labels = _labels(data, state, span, f"{summary.label}, by month: XmR chart", info.definition, notes)
+    labels = view_labels(data, state, f"{summary.label}, by month: XmR chart", info.definition, notes)
     return HeadlineSection(summary, spc, sentence, figure, labels, funnel)
 
 
-def _funnel(data: DashboardData, metric: str, state: FilterState, span: DataSpan) -> FunnelSection:
+def _funnel(data: DashboardData, metric: str, state: FilterState) -> FunnelSection:
     from dashboard.pages import programmes
 
     params = {ids.PROGRAMMES_INDICATOR: metric}
@@ -228,10 +211,9 @@ def _funnel(data: DashboardData, metric: str, state: FilterState, span: DataSpan
     centre = str(centres.iloc[0]) if len(centres) else "system value"
     if outcome.suppressed:
         sentence += f"; {outcome.suppressed} suppressed (not placed)"
-    labels = _labels(
+    labels = view_labels(
         data,
         state,
-        span,
         f"Programmes compared on {info.label.lower()}: funnel plot",
         info.definition,
         (
@@ -244,13 +226,11 @@ def _funnel(data: DashboardData, metric: str, state: FilterState, span: DataSpan
     )
 
 
-def _chart_section(
-    data: DashboardData, state: FilterState, span: DataSpan, page: object, name: str
-) -> FigureSection:
+def _chart_section(data: DashboardData, state: FilterState, page: object, name: str) -> FigureSection:
     chart = page.CHARTS[name]  # type: ignore[attr-defined]
     table = chart.table(data, state, {})
     figure = chart.figure(data, table, state, {})
-    labels = _labels(data, state, span, chart.title, chart.note or chart.title)
+    labels = view_labels(data, state, chart.title, chart.note or chart.title)
     return FigureSection(name, chart.title, chart.note, table, figure, labels)
 
 
@@ -263,15 +243,15 @@ def collect_pack(data: DashboardData, state: FilterState) -> BoardPack:
     check_pack_view(data, state)
     span = DataSpan.of(*data.dates())
     with auth.purpose(auth.FUNNEL):  # the Programmes page's view: other programmes anonymised
-        funnels = tuple(_funnel(data, m, state, span) for m in PACK_FUNNELS)
+        funnels = tuple(_funnel(data, m, state) for m in PACK_FUNNELS)
     by_metric = {f.metric: f for f in funnels}
     headlines = tuple(_headline(data, m, state, span, by_metric.get(m)) for m in HEADLINE_METRICS)
     mixes = (
-        _chart_section(data, state, span, retention, "exit_mix"),
-        _chart_section(data, state, span, support_mix, "contacts_by_month"),
-        _chart_section(data, state, span, support_mix, "contacts_by_programme"),
+        _chart_section(data, state, retention, "exit_mix"),
+        _chart_section(data, state, support_mix, "contacts_by_month"),
+        _chart_section(data, state, support_mix, "contacts_by_programme"),
         # Issue 13: peer support and outcomes on landmark cohorts, crude and adjusted, labelled observational.
-        _chart_section(data, state, span, support_mix, "peer_support_landmark"),
+        _chart_section(data, state, support_mix, "peer_support_landmark"),
     )
     used = dict.fromkeys([*HEADLINE_METRICS, *PACK_FUNNELS, "exit_reason_mix", "peer_contact_share"])
     metrics = data.metrics()
@@ -283,7 +263,7 @@ def collect_pack(data: DashboardData, state: FilterState) -> BoardPack:
         slug=period_slug(state.period, span),
         as_at=data.as_of(),
         system=_system(data, state),
-        filters=filter_labels(state.metric_filters(), data.labels(), DIMENSION_LABELS),
+        filters=view_filters(data, state),
         scope=_scope_text(data),
         headlines=headlines,
         funnels=funnels,
