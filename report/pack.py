@@ -28,6 +28,7 @@ from dashboard import auth, ids
 from dashboard.components import view_filters, view_labels
 from dashboard.filters import DIMENSION_LABELS, FilterState
 from dashboard.headlines import HEADLINE_METRICS, TileSummary, tile_summary
+from dashboard.pages.common import metric_spc_figure
 from dashboard.periods import DataSpan, Month, Period, period_label, period_slug
 from dashboard.queries import SPC_MONTHS, DashboardData, month_range
 from report.sentences import (
@@ -186,14 +187,7 @@ def _headline(
     first, last = month_range(shown.end, SPC_MONTHS)[0], month_range(shown.end, SPC_MONTHS)[-1]
     span_note = f"Monthly values, {Month.parse(first).label} to {Month.parse(last).label}"
     notes = (span_note + (f"; the headline is for {period}" if shown != state else ""),)
-    figure = charts.spc_figure(
-        series,
-        chart.reset_index(drop=True),
-        "",
-        info.kind,
-        info.direction,
-        info.unit if info.kind == "continuous" else "",
-    )
+    figure = metric_spc_figure(data, metric, series, chart)
     labels = view_labels(data, state, f"{summary.label}, by month: XmR chart", info.definition, notes)
     return HeadlineSection(summary, spc, sentence, figure, labels, funnel)
 

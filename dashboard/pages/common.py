@@ -59,6 +59,15 @@ def spc_from_table(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table.drop(columns=SPC_COLUMNS), table[SPC_COLUMNS].reset_index(drop=True)
 
 
+def metric_spc_figure(
+    data: DashboardData, metric: str, series: pd.DataFrame, chart: pd.DataFrame
+) -> go.Figure:
+    """The XmR chart of ``metric``'s series, drawn with its kind, direction and unit (pages and the pack)."""
+    info = data.metric_info(metric)
+    unit = info.unit if info.kind == "continuous" else ""
+    return figures.spc_figure(series, chart.reset_index(drop=True), "", info.kind, info.direction, unit)
+
+
 def spc_chart(
     name: str, metric: str, title: str, note: str = "", programme_control: str | None = None
 ) -> Chart:
@@ -74,16 +83,7 @@ def spc_chart(
         return spc_table(data, metric, state, extra(params))
 
     def figure(data: DashboardData, t: pd.DataFrame, state: FilterState, params: dict[str, Any]) -> go.Figure:
-        info = data.metric_info(metric)
-        series, chart = spc_from_table(t)
-        return figures.spc_figure(
-            series,
-            chart.reset_index(drop=True),
-            "",
-            info.kind,
-            info.direction,
-            info.unit if info.kind == "continuous" else "",
-        )
+        return metric_spc_figure(data, metric, *spc_from_table(t))
 
     return Chart(
         name=name,
