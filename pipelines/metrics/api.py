@@ -49,7 +49,6 @@ from pipelines.stats import (
     survival_from_risk_sets,
     wilson_interval,
 )
-from pipelines.stats.suppression import suppress_labelled
 from pipelines.warehouse import LOAD_HISTORY_TABLE, Warehouse, file_identity
 
 DateLike = date | datetime | str | pd.Timestamp
@@ -97,9 +96,7 @@ CONVENTIONS = """\
   back from a total, and a row hidden only to protect another would be shown anyway as the headline of
   the view filtered to it. A row's fate is thus a function of its own perturbed counts, the same on
   every page and in every breakdown that shows it. The column ``suppressed_reason`` says why a row is
-  hidden ("small count", "fewer than 10 records", "tail of the curve"). `suppression_mask` keeps
-  the definitions' rule for exact counts (primary and secondary), which the disclosure tests emulate as
-  the regime without perturbation.
+  hidden ("small count", "fewer than 10 records", "tail of the curve").
 - Means and medians are shown only where the perturbed number of records is at least
   `MIN_RECORDS_FOR_AVERAGE` (10): a mean and its standard deviation rounded to 1 decimal, a median to a
   whole number, and the mean's interval computed from the rounded mean and standard deviation and the
@@ -756,34 +753,6 @@ def finish_metric(
 
 
 _INTEGER = ("numerator", "denominator")
-
-
-def suppression_mask(
-    table: pd.DataFrame,
-    by: list[str],
-    count_cols: list[str],
-    pairs: list[tuple[str, str]],
-    threshold: int,
-) -> np.ndarray:
-    """The definitions' rule (docs/metrics.md) for a table of exact counts: primary suppression, plus
-    secondary suppression across the breakdown (stats.suppress_table). Shared outputs, which are
-    perturbed, use primary suppression alone (see `CONVENTIONS`); this is for exact tables and the
-    disclosure tests' emulation of the exact and rounding regimes."""
-    if not by or len(table) <= 1:
-        numerators = table[count_cols[0]].to_numpy(dtype=float)
-        denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None
-        return primary_suppress(numerators, denominators, threshold=threshold)
-    groups = list(by[:2])
-    for numerator, denominator in pairs:
-        if not {numerator, denominator} <= {*count_cols, *groups}:
-            raise ValueError(f"pair ({numerator!r}, {denominator!r}) is not in the table")
-    labels = [table[column].astype(str).to_numpy() for column in groups]
-    if len(by) > 2:
-        rest = zip(*(table[column].astype(str).to_numpy() for column in by[1:]), strict=True)
-        labels[1] = np.array([" | ".join(values) for values in rest], dtype=object)
-    counts = np.column_stack([table[column].to_numpy(dtype=float) for column in count_cols])
-    complements = [table[d].to_numpy(dtype=float) - table[n].to_numpy(dtype=float) for n, d in pairs]
-    return suppress_labelled(counts, complements, labels, group_cols=groups, threshold=threshold)
 
 
 def kaplan_meier_by_group(counts: pd.DataFrame, by: list[str]) -> pd.DataFrame:

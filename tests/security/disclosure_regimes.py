@@ -48,10 +48,11 @@ import pandas as pd
 
 from pipelines.contract import OUTCOME_GROUPS
 from pipelines.metrics import compute_metric
-from pipelines.metrics.api import SURVIVAL_GRID_DAYS, complete_breakdown, suppression_mask
+from pipelines.metrics.api import SURVIVAL_GRID_DAYS, complete_breakdown
 from pipelines.metrics.registry import get_metric
 from pipelines.stats import Z95, primary_suppress, survival_from_risk_sets
 from pipelines.stats.perturbation import perturb, possible_true_counts
+from pipelines.stats.suppression import suppress_labelled
 
 SUPPRESSION_THRESHOLD = 5
 """METRICS.md's threshold: counts of 1 … SUPPRESSION_THRESHOLD − 1 are never shown."""
@@ -283,6 +284,34 @@ def _keys(counts: pd.DataFrame, column: str, regime: Regime) -> np.ndarray | Non
     return counts[column].to_numpy(dtype=float)
 
 
+def suppression_mask(
+    table: pd.DataFrame,
+    by: list[str],
+    count_cols: list[str],
+    pairs: list[tuple[str, str]],
+    threshold: int,
+) -> np.ndarray:
+    """The definitions' rule (docs/metrics.md) for a table of exact counts, as the metric layer applied it
+    before perturbation: primary suppression, plus secondary suppression across the breakdown
+    (stats.suppress_table). The regimes without perturbation (exact, rounding) are emulated with it; the
+    metric layer's shared outputs, perturbed, use primary suppression alone (its `CONVENTIONS`)."""
+    if not by or len(table) <= 1:
+        numerators = table[count_cols[0]].to_numpy(dtype=float)
+        denominators = table[count_cols[1]].to_numpy(dtype=float) if len(count_cols) > 1 else None
+        return primary_suppress(numerators, denominators, threshold=threshold)
+    groups = list(by[:2])
+    for numerator, denominator in pairs:
+        if not {numerator, denominator} <= {*count_cols, *groups}:
+            raise ValueError(f"pair ({numerator!r}, {denominator!r}) is not in the table")
+    labels = [table[column].astype(str).to_numpy() for column in groups]
+    if len(by) > 2:
+        rest = zip(*(table[column].astype(str).to_numpy() for column in by[1:]), strict=True)
+        labels[1] = np.array([" | ".join(values) for values in rest], dtype=object)
+    counts = np.column_stack([table[column].to_numpy(dtype=float) for column in count_cols])
+    complements = [table[d].to_numpy(dtype=float) - table[n].to_numpy(dtype=float) for n, d in pairs]
+    return suppress_labelled(counts, complements, labels, group_cols=groups, threshold=threshold)
+
+
 def _mask(
     counts: pd.DataFrame,
     by: list[str],
@@ -290,7 +319,7 @@ def _mask(
     pairs: list[tuple[str, str]],
     secondary: bool = True,
 ) -> np.ndarray:
-    """The metric layer's suppression (`suppression_mask`) of the table of ``counts``' ``by`` columns and
+    """The suppression (`suppression_mask`) of the table of ``counts``' ``by`` columns and
     the count columns ``values`` (the first a numerator, the second, if any, its denominator), without
     its slower secondary search when no row is primarily suppressed (secondary suppression only ever
     starts from a primary one). Under perturbation (``secondary`` False) the metric layer suppresses

@@ -27,7 +27,7 @@ How the numbers are obtained: each view's unsuppressed counts come from the metr
 (`compute_metric(..., by=<the view's filter dimensions>, suppress=False)`, whose cells are by
 definition the metric with those filters, CONVENTIONS), once for all regimes (`TrueCounts`), and are
 then turned into what the app shows by `disclosure_regimes.shown_table` (the metric layer's own
-`suppression_mask`, then rounding or perturbation, as `finish_metric` does for the dashboard).
+suppression rule of each regime, then rounding or perturbation, as `finish_metric` does for the dashboard).
 `test_sweep_is_what_the_dashboard_shows` proves that emulation equal to `DashboardData` on a sample of
 views (including non-representative filter combinations) and `test_exports_through_the_callback_endpoint`
 to the CSV the browser downloads, for the regime the app is in.
