@@ -47,9 +47,13 @@ def spc_table(
     data: DashboardData, metric: str, state: FilterState, extra_filters: dict[str, list[str]] | None = None
 ) -> pd.DataFrame:
     """The monthly series of ``metric`` with its XmR columns (mean, limits, special cause)."""
-    series = data.monthly(metric, state, extra_filters=extra_filters)
-    info = data.metric_info(metric)
-    chart = xmr(series["value"].astype(float).to_numpy(), improvement=info.direction)
+    return with_xmr(data, metric, data.monthly(metric, state, extra_filters=extra_filters))
+
+
+def with_xmr(data: DashboardData, metric: str, series: pd.DataFrame) -> pd.DataFrame:
+    """``series`` (a month or quarter a row) with the XmR columns of its values, in ``metric``'s
+    direction of improvement."""
+    chart = xmr(series["value"].astype(float).to_numpy(), improvement=data.metric_info(metric).direction)
     for column in SPC_COLUMNS:
         series[column] = chart[column].to_numpy()
     return series

@@ -19,13 +19,12 @@ import charts as figures
 from dashboard import auth, ids
 from dashboard.components import Chart, chart_card
 from dashboard.filters import FilterState
-from dashboard.pages.common import SPC_COLUMNS, spc_from_table, spc_table
+from dashboard.pages.common import spc_from_table, spc_table, with_xmr
 from dashboard.pages.programmes import CASE_MIX_WORDS, FUNNEL_METRICS
 from dashboard.pages.support_mix import contacts_monthly_figure, split_by_delivery
 from dashboard.periods import financial_quarter, month_end
 from dashboard.queries import DashboardData
 from pipelines.metrics import ADJUSTABLE_METRICS
-from pipelines.stats import xmr
 
 PATH = "/programmes/"  # followed by the programme id
 NAME = "Programme"
@@ -193,10 +192,7 @@ def choose_grain(data: DashboardData, metric: str, state: FilterState, programme
     if months and months_shown * 2 >= months:
         note = f"By month: {months_shown} of {months} months show a value."
         return monthly.assign(grain="month", grain_note=note)
-    quarterly = data.quarterly(metric, state, extra_filters=extra)
-    chart = xmr(quarterly["value"].astype(float).to_numpy(), improvement=data.metric_info(metric).direction)
-    for column in SPC_COLUMNS:
-        quarterly[column] = chart[column].to_numpy()
+    quarterly = with_xmr(data, metric, data.quarterly(metric, state, extra_filters=extra))
     quarters_shown, quarters = shown_share(quarterly, as_of, follow_up)
     month_part = f"{months_shown} of {months} months" if months else "no month"
     if quarters and (quarters_shown * 2 >= quarters or quarters_shown * months >= months_shown * quarters):

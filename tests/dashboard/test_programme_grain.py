@@ -10,6 +10,7 @@ import pytest
 
 from dashboard import ids
 from dashboard.pages import programme as page
+from dashboard.pages.common import SPC_COLUMNS
 from dashboard.periods import financial_quarter
 from dashboard.queries import DashboardData
 
@@ -26,7 +27,7 @@ def series(periods: list[str], shown: list[bool], suppressed: list[bool] | None 
             "suppressed": suppressed,
         }
     )
-    for column in page.SPC_COLUMNS:
+    for column in SPC_COLUMNS:
         frame[column] = np.nan
     return frame
 
@@ -73,7 +74,7 @@ def test_the_finest_grain_where_most_points_show(
     monthly = series(MONTHS, [i < months_shown for i in range(24)])
     quarterly = series(QUARTERS, [i < quarters_shown for i in range(8)])
     monkeypatch.setattr(page, "spc_table", lambda *a, **k: monthly.copy())
-    monkeypatch.setattr(data, "quarterly", lambda *a, **k: quarterly.drop(columns=page.SPC_COLUMNS))
+    monkeypatch.setattr(data, "quarterly", lambda *a, **k: quarterly.drop(columns=SPC_COLUMNS))
     monkeypatch.setattr(data, "as_of", lambda: date(2026, 12, 31))  # every point followed up
     table = page.choose_grain(data, "successful_completion", state, "PG01")
     assert set(table["grain"]) == {grain}
