@@ -548,12 +548,11 @@ def compute_mix(
         # whose perturbed rest of the total (total - count, the count taken as the total where the noise
         # puts it above) is 1-4 is hidden, exactly as the same cell is where a proportion metric shows
         # it (the successful part is successful_completion's numerator, the total its denominator).
-        rest = total - np.minimum(count, total)
-        small_rest = (rest >= 1) & (rest <= threshold - 1) & ~hidden
+        small_rest = primary_suppress(np.minimum(count, total), total, threshold=threshold) & ~hidden
         hidden |= small_rest
         reasons[small_rest] = "small count"
-        table["count"] = pd.array(np.where(hidden, np.nan, count), dtype="Float64").round().astype("Int64")
         count = np.where(hidden, np.nan, count)
+        table["count"] = pd.array(count, dtype="Float64").round().astype("Int64")
     with np.errstate(invalid="ignore", divide="ignore"):
         table["share"] = np.where(total > 0, count / np.where(total > 0, total, 1), np.nan)
     table["suppressed"] = hidden
