@@ -142,32 +142,21 @@ def chart_card(chart: Chart, controls: Any = None, width: int = 12) -> dbc.Col:
     header = html.Div(
         [
             html.H2(chart.title, className="h6 mb-0 me-auto"),
-            dbc.Button(
-                "CSV",
-                id=ids.chart(ids.CHART_CSV, chart.name),
-                size="sm",
-                color="secondary",
-                outline=True,
-                className="ms-2 no-print",
-                title="Download the table behind this chart",
-            ),
-            dbc.Button(
-                "PNG",
-                id=ids.chart(ids.CHART_PNG, chart.name),
-                size="sm",
-                color="secondary",
-                outline=True,
-                className="ms-1 no-print",
-                title="Download this chart as an image, labelled",
-            ),
-            dbc.Button(
-                "SVG",
-                id=ids.chart(ids.CHART_SVG, chart.name),
-                size="sm",
-                color="secondary",
-                outline=True,
-                className="ms-1 no-print",
-                title="Download this chart as a vector image, labelled",
+            *(
+                dbc.Button(
+                    label,
+                    id=ids.chart(kind, chart.name),
+                    size="sm",
+                    color="secondary",
+                    outline=True,
+                    className=f"{margin} no-print",
+                    title=title,
+                )
+                for label, kind, margin, title in (
+                    ("CSV", ids.CHART_CSV, "ms-2", "Download the table behind this chart"),
+                    ("PNG", ids.CHART_PNG, "ms-1", "Download this chart as an image, labelled"),
+                    ("SVG", ids.CHART_SVG, "ms-1", "Download this chart as a vector image, labelled"),
+                )
             ),
         ],
         className="d-flex align-items-center",
