@@ -13,6 +13,7 @@ import charts as figures
 from dashboard.filters import FilterState
 from dashboard.periods import DataSpan, format_day, period_label
 from dashboard.queries import DashboardData
+from pipelines.metrics.registry import METRICS
 from pipelines.stats import spc_signal
 
 HEADLINE_METRICS: tuple[str, ...] = (
@@ -38,7 +39,13 @@ SIGNAL_TEXT = {
 NO_ONE = "no one in the cohort"
 
 #: Follow-up days a metric needs after its period (docs/metrics.md); tiles shift such periods back.
-FOLLOW_UP_DAYS = {"completion_no_representation": 182, "continuity_of_care": 21}
+#: A metric the metric layer defines only with follow-up after the period (completion without
+#: re-presentation), and continuity of care, whose cohort of a recent period would be mostly releases
+#: not yet followed up: its days from the registry too.
+FOLLOW_UP_DAYS = {
+    **{m.id: m.needs_follow_up_days for m in METRICS.values() if m.needs_follow_up_days},
+    "continuity_of_care": METRICS["continuity_of_care"].cohort_follow_up[1],  # type: ignore[index]
+}
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,7 @@ METRICS: dict[str, Metric] = {
             "(transferred_not_in_custody) in the period, with 21 days of follow-up by as_of, whose person "
             "started an episode in a non-prison programme within 21 days of release (days 0–21).",
             "episode",
+            cohort_follow_up=("releases", 21),
         ),
         _proportion(
             "waiting_over_3_weeks",
