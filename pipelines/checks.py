@@ -13,6 +13,8 @@ whose `CheckReport` shows a table losing more than `--max-rejected` of its rows.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,15 +32,18 @@ from pipelines.schemas import (
     ARROW_TYPES,
     KnownKeys,
     empty_failures,
+    key_as_text,
     overlap_schema,
+    repeated_keys,
     schema_for,
     to_contract_types,
     validate,
     without_repeats,
 )
-from pipelines.sources import ExtractFolder, ReadOptions, TableFile, locate_extract, read_table
+from pipelines.sources import ExtractFolder, ReadOptions, TableFile, locate_extract
 from pipelines.sources.hints import date_patterns, describe_patterns
 from pipelines.sources.mapping import MappingProfile
+from pipelines.sources.tables import open_table
 
 #: Columns of a failures frame across files: the loader's quarantine rows.
 FAILURE_COLUMNS = [
@@ -58,6 +63,11 @@ REPORT_COLUMNS = FAILURE_COLUMNS[:-1]
 #: Tables some other table refers to (their keys are collected for the foreign_key rule).
 REFERENCED = frozenset(c.references[0] for t in TABLES.values() for c in t.columns if c.references)
 DEFAULT_MAX_REJECTED = 0.05
+#: Rows read, checked and written at a time: a bigger file goes in pieces, so that a load's memory is
+#: bounded by the piece, not by the extract.
+PIECE_ROWS = 1_000_000
+#: DuckDB's memory during a load or a check (beyond it, it spills to disk).
+LOAD_MEMORY_LIMIT = "1GB"
 TOP_PROBLEMS = 10
 
 Folders = list[tuple[ExtractFolder, dict[str, TableFile], date]]
@@ -74,9 +84,11 @@ def read_extracts(
     as_of: date | None,
     shas: dict[Path, str] | None = None,
 ) -> tuple[Folders, list[str]]:
-    """Read every table of every located extract: ([(extract, files, as_of)], warnings, each once).
+    """Open every table of every located extract: ([(extract, files, as_of)], warnings, each once).
 
-    An optional table an extract does not hold has no entry in its files."""
+    Each file's header is read and its contract columns found (a problem there raises ExtractError
+    before anything else is done); its rows are read when `validate_extracts` reaches its table, a
+    piece at a time. An optional table an extract does not hold has no entry in its files."""
     today = date.today()
     warnings: list[str] = []
     folders: Folders = []
@@ -93,7 +105,7 @@ def read_extracts(
             table_options = options
             if extract.profile is not None:
                 table_options = options.merged(extract.profile.date_format, extract.profile.encoding)
-            tf = read_table(table, ref, table_options, mapping, (shas or {}).get(ref.path))
+            tf = open_table(table, ref, table_options, mapping, (shas or {}).get(ref.path))
             warnings += [w for w in tf.warnings if w not in warnings]
             files[table] = tf
             progress.done()
@@ -144,8 +156,10 @@ def _merge(
     table: str, parts: list[tuple[int, pa.Table, np.ndarray]], con: duckdb.DuckDBPyConnection
 ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """Candidate rows of every folder, upserted by key in folder order: (rows, source, line)."""
-    if len(parts) == 1:
-        source, rows, lines = parts[0]
+    if len({source for source, _, _ in parts}) == 1:  # one folder, maybe in several pieces
+        source = parts[0][0]
+        rows = pa.concat_tables([rows for _, rows, _ in parts]) if len(parts) > 1 else parts[0][1]
+        lines = np.concatenate([lines for _, _, lines in parts])
         return rows, np.full(rows.num_rows, source, dtype=np.int64), lines
     key = TABLES[table].key
     stacked = pa.concat_tables(
@@ -189,10 +203,21 @@ def validate_extracts(
     con: duckdb.DuckDBPyConnection,
     folders: Folders,
     progress: Progress,
-    accept: Callable[[str, pa.Table], None],
+    accept: Callable[[str, pa.Table, bool], None],
+    *,
+    piece_rows: int | None = None,
 ) -> Validated:
-    """Check every table in TABLE_ORDER, handing each table's accepted rows to `accept` as soon as
-    it is checked (and `con` has been asked all it needs about that table)."""
+    """Check every table in TABLE_ORDER, handing its accepted rows to `accept(table, rows, replace)`
+    as soon as they are checked and `con` has been asked all it needs about the table.
+
+    A file is read, checked and handed on a piece of `piece_rows` rows at a time (`PIECE_ROWS`), so
+    memory holds a piece, not the extract; `replace` says whether rows already in the table may share
+    the piece's keys (the warehouse held rows, or an earlier folder gave some: the rows are upserted).
+    Episodes are handed on whole, once the overlap rule has compared them all. A key the whole file
+    repeats is found first (`repeated_keys`), so rule `unique` and line numbers are exact whatever
+    the piece size.
+    """
+    piece_rows = piece_rows or PIECE_ROWS
     known: dict[str, pa.Array] = {}
     rejected_keys: dict[str, pa.Array] = {}
     episode_person: pa.Table | None = None
@@ -203,47 +228,67 @@ def validate_extracts(
         spec = TABLES[table]
         progress.step(f"checking {table}")
         context = KnownKeys(keys=dict(known), episode_person=episode_person)
+        # What `con` must say of the table before any of this load's rows of it are handed on.
+        held = bool(con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0])
+        warehouse_keys = _column(con, f"SELECT {spec.key} FROM {table}") if table in REFERENCED else None
+        whole = table == "episodes"  # the overlap rule compares every episode with every other
         parts: list[tuple[int, pa.Table, np.ndarray]] = []
+        kept_keys: list[pa.ChunkedArray] = []
         rejected: list[pa.ChunkedArray] = []
+        given = held
         for source, (extract, files, as_of) in enumerate(folders):
             tf = files.get(table)
             if tf is None:  # an optional table this folder does not hold: it adds no rows
                 continue
-            index = pd.Index(tf.lines, copy=False)
-            typed, text_failures = to_contract_types(table, tf.data, index, date_format=tf.date_format)
-            tf.data = None  # the raw columns are no longer needed
-            row_failures = validate(_frame(typed, index), schema_for(table, as_of, context))
-            failures = without_repeats(text_failures, row_failures)
-            if len(failures):
-                bad = np.isin(tf.lines, failures["line"].unique())
-                candidates, lines = typed.filter(pa.array(~bad)), tf.lines[~bad]
-                rejected.append(typed.filter(pa.array(bad)).column(spec.key))
-                failure_parts.append(_placed(failures, tf))
-            else:
-                candidates, lines = typed, tf.lines
-            parts.append((source, candidates, lines))
-            outcomes.append(FileOutcome(extract.folder, tf, tf.rows, failures["line"].unique()))
+            repeated = _repeated_keys(con, tf, piece_rows)
+            schema = schema_for(table, as_of, context, repeated=repeated)
+            rows_read = 0
+            bad_lines: list[np.ndarray] = []
+            for piece in tf.pieces(piece_rows):
+                index = pd.Index(piece.lines, copy=False)
+                typed, text_failures = to_contract_types(table, piece.data, index, date_format=tf.date_format)
+                piece.data = None  # the raw columns are no longer needed
+                row_failures = validate(_frame(typed, index), schema)
+                failures = without_repeats(text_failures, row_failures)
+                rows_read += piece.rows
+                if len(failures):
+                    lines_bad = failures["line"].unique()
+                    bad = np.isin(piece.lines, lines_bad)
+                    candidates, lines = typed.filter(pa.array(~bad)), piece.lines[~bad]
+                    rejected.append(typed.filter(pa.array(bad)).column(spec.key))
+                    failure_parts.append(_placed(failures, piece))
+                    bad_lines.append(lines_bad)
+                else:
+                    candidates, lines = typed, piece.lines
+                if whole:
+                    parts.append((source, candidates, lines))
+                    continue
+                if table in REFERENCED:
+                    kept_keys.append(candidates.column(spec.key))
+                accept(table, candidates, given)
+            given = given or rows_read > 0
+            rejected_lines = np.unique(np.concatenate(bad_lines)) if bad_lines else np.array([], np.int64)
+            outcomes.append(FileOutcome(extract.folder, tf, rows_read, rejected_lines))
 
-        if not parts:  # no folder holds this optional table: the load adds none of its rows
-            parts.append((0, _empty_table(table), np.array([], dtype=np.int64)))
-        merged, sources, lines = _merge(table, parts, con)
-        if table == "episodes" and merged.num_rows:
-            merged, sources, lines, overlap = _check_overlap(con, merged, sources, lines)
-            for source, group in overlap.groupby("source"):
-                tf = folders[source][1][table]
-                outcome = [o for o in outcomes if o.file.table == table][source]
-                outcome.rejected_lines = np.union1d(outcome.rejected_lines, group["line"].unique())
-                failure_parts.append(_placed(group.drop(columns=["source", "episode_id"]), tf))
-                rejected.append(pa.chunked_array([pa.array(group["episode_id"].tolist(), pa.string())]))
+        if whole:
+            if not parts:
+                parts.append((0, _empty_table(table), np.array([], dtype=np.int64)))
+            merged, sources, lines = _merge(table, parts, con)
+            if merged.num_rows:
+                merged, sources, lines, overlap = _check_overlap(con, merged, sources, lines)
+                for source, group in overlap.groupby("source"):
+                    tf = folders[source][1][table]
+                    outcome = [o for o in outcomes if o.file.table == table][source]
+                    outcome.rejected_lines = np.union1d(outcome.rejected_lines, group["line"].unique())
+                    failure_parts.append(_placed(group.drop(columns=["source", "episode_id"]), tf))
+                    rejected.append(pa.chunked_array([pa.array(group["episode_id"].tolist(), pa.string())]))
+            kept_keys.append(merged.column(spec.key))
+            episode_person = _episode_owners(con, merged)
+            accept(table, merged, held)
         if rejected:
             rejected_keys[table] = _distinct(*rejected)
-
         if table in REFERENCED:
-            warehouse_keys = _column(con, f"SELECT {spec.key} FROM {table}")
-            known[table] = _distinct(merged.column(spec.key), warehouse_keys)
-        if table == "episodes":
-            episode_person = _episode_owners(con, merged)
-        accept(table, merged)
+            known[table] = _distinct(*kept_keys, warehouse_keys)
         progress.done()
 
     failures = (
@@ -254,6 +299,21 @@ def validate_extracts(
         )
     )
     return Validated(failures, outcomes, rejected_keys)
+
+
+def _repeated_keys(con: duckdb.DuckDBPyConnection, tf: TableFile, piece_rows: int) -> pa.Array | None:
+    """The keys `tf` repeats, for a file checked in several pieces; None for a file of one piece (rule
+    `unique` then sees all its rows at once)."""
+    count = tf.rows_at_most()
+    if count is not None and count <= piece_rows:
+        return None
+    key = TABLES[tf.table].key
+
+    def keys():
+        for piece in tf.pieces(piece_rows, columns=[key]):
+            yield key_as_text(tf.table, piece.data.column(key))
+
+    return repeated_keys(keys, con)
 
 
 def _empty_table(table: str) -> pa.Table:
@@ -548,6 +608,13 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM warehouse.main.{table}")
 
 
+def limit_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
+    """Hold DuckDB to `LOAD_MEMORY_LIMIT` on `con`, spilling to the folder `spill` beyond it (the
+    environment variable ROSC_LOAD_MEMORY_LIMIT, in DuckDB's words such as "2GB", sets another)."""
+    con.execute("SET memory_limit = ?", [os.environ.get("ROSC_LOAD_MEMORY_LIMIT", LOAD_MEMORY_LIMIT)])
+    con.execute("SET temp_directory = ?", [str(spill)])
+
+
 def check_extracts(
     dirs: Sequence[str | os.PathLike[str]],
     db: str | os.PathLike[str] | None = None,
@@ -566,13 +633,16 @@ def check_extracts(
         folders, warnings = read_extracts(extracts, options, progress, as_of)
         path = Path(db) if db is not None else None
         con = duckdb.connect()
-        if path is not None and path.exists():
-            _attach_warehouse(con, path)
-        ensure_contract_tables(con)
+        spill = Path(tempfile.mkdtemp(prefix="rosc-check-"))
         try:
-            validated = validate_extracts(con, folders, progress, lambda _table, _rows: None)
+            limit_memory(con, spill)
+            if path is not None and path.exists():
+                _attach_warehouse(con, path)
+            ensure_contract_tables(con)
+            validated = validate_extracts(con, folders, progress, lambda _table, _rows, _replace: None)
         finally:
             con.close()
+            shutil.rmtree(spill, ignore_errors=True)
     return report_of(folders, validated, warnings)
 
 

@@ -82,6 +82,7 @@ from pipelines.checks import (
     CheckReport,
     FileOutcome,
     ensure_contract_tables,
+    limit_memory,
     read_extracts,
     report_of,
     validate_extracts,
@@ -244,7 +245,10 @@ def _remove_stale_temps(db: Path) -> list[Path]:
         if path.name.endswith(".tmp-lock"):
             continue
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            if path.is_dir():  # a load's spill folder
+                shutil.rmtree(path)
+            else:
+                path.unlink()
             removed.append(path)
     return removed
 
@@ -353,9 +357,9 @@ def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOAD_HISTORY_SQL)
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, salt: str) -> None:
-    """Replace the rows with these keys and insert the new ones, each with its record key
-    (`pipelines.record_keys`), computed as it is inserted."""
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, salt: str, replace: bool) -> None:
+    """Insert these rows, each with its record key (`pipelines.record_keys`) computed as it is
+    inserted; with `replace`, first delete the table's rows with the same keys."""
     if rows.num_rows == 0:
         return
     key = TABLES[table].key
@@ -363,7 +367,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, salt: st
     rows = pa.Table.from_batches(rows.to_batches(max_chunksize=_INSERT_BATCH_ROWS), schema=rows.schema)
     con.register("_incoming", rows)
     try:
-        if con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0]:
+        if replace:
             con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _incoming)")
         if table in KEYED_TABLES:
             con.execute(
@@ -377,34 +381,42 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, salt: st
 
 
 class _Writer:
-    """Upserts checked tables into the new warehouse on a thread of its own, one at a time in order.
+    """Upserts checked rows into the new warehouse on a thread of its own, in the order given.
 
-    DuckDB releases the GIL while it inserts, so the next table is checked (in Python) while the one
-    before is written: on 200,000 people the checks of contacts hide the writes of people and
-    episodes, and the checks of assessments part of the write of contacts. The writer has its own
-    cursor, as one DuckDB connection must not be used by two threads at once; the checks only read
-    tables the writer has not been given yet, so they see what they would see one after the other.
+    DuckDB releases the GIL while it inserts, so the next piece is checked (in Python) while the one
+    before is written. The writer has its own cursor, as one DuckDB connection must not be used by
+    two threads at once; the checks ask `con` about a table before any of its rows are handed on, so
+    they see what they would see one after the other. At most `_QUEUED` pieces wait to be written,
+    so the queue does not hold a big file in memory.
     """
+
+    _QUEUED = 2
 
     def __init__(self, con: duckdb.DuckDBPyConnection, salt: str) -> None:
         self._cursor = con.cursor()
         self._salt = salt
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-writer")
-        self._writes: dict[str, Future[None]] = {}
+        self._writes: list[tuple[str, Future[None]]] = []
 
-    def submit(self, table: str, rows: pa.Table) -> None:
-        """Queue `rows` for upserting into `table`."""
-        self._writes[table] = self._thread.submit(_upsert, self._cursor, table, rows, self._salt)
+    def submit(self, table: str, rows: pa.Table, replace: bool) -> None:
+        """Queue `rows` for inserting into `table` (upserting them with `replace`)."""
+        while sum(not write.done() for _, write in self._writes) >= self._QUEUED:
+            next(write for _, write in self._writes if not write.done()).result()
+        write = self._thread.submit(_upsert, self._cursor, table, rows, self._salt, replace)
+        self._writes.append((table, write))  # a finished write no longer holds its rows
 
     def wait(self, table: str) -> None:
-        """Block until `table` is written; raise what its write raised."""
-        self._writes.pop(table).result()
+        """Block until every piece of `table` is written; raise what a write raised."""
+        mine = [write for t, write in self._writes if t == table]
+        self._writes = [(t, write) for t, write in self._writes if t != table]
+        for write in mine:
+            write.result()
 
     def close(self) -> None:
         """Stop writing (a load that fails drops the writes still queued) and release the cursor."""
-        for write in self._writes.values():
+        for _, write in self._writes:
             write.cancel()
-        if not all(write.done() for write in self._writes.values()):
+        if not all(write.done() for _, write in self._writes):
             self._cursor.interrupt()
         self._thread.shutdown(wait=True)
         self._cursor.close()
@@ -524,6 +536,7 @@ def load_extracts(
             files = {(str(tf.path), tf.sheet): tf for _, fs, _ in folders for tf in fs.values()}
 
             temp = db.with_name(f"{db.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+            spill = temp.with_name(f"{temp.name}.spill")  # where DuckDB spills what its memory cannot hold
             con: duckdb.DuckDBPyConnection | None = None
             try:
                 progress.step("copying the warehouse")
@@ -533,6 +546,7 @@ def load_extracts(
                         shutil.copyfile(_wal(db), _wal(temp))
                 con = duckdb.connect(str(temp))
                 con.execute("SET preserve_insertion_order = false")
+                limit_memory(con, spill)
                 _ensure_tables(con)
                 ensure_key_columns(con)  # and keys for rows loaded before keys existed
                 salt = ensure_salt(con)
@@ -635,6 +649,8 @@ def load_extracts(
                     with contextlib.suppress(FileNotFoundError):
                         path.unlink()
                 raise
+            finally:
+                shutil.rmtree(spill, ignore_errors=True)
 
             report = None
             if len(failures):

@@ -35,7 +35,7 @@ that pass everything else.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -331,6 +331,63 @@ def _strictly_increasing(values: pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.fill_null(ascending, False)).as_py())
 
 
+def _unique_in_file_check(duplicates: pa.Array) -> pdr.Check:
+    """The key appears once in its file, for a file checked a piece at a time: `duplicates` holds
+    the keys the whole file repeats (found beforehand by `repeated_keys`)."""
+
+    def key_not_repeated(s: pd.Series) -> pd.Series:
+        if len(duplicates) == 0:
+            return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
+        return _bools(pc.invert(pc.is_in(_arrow(s), value_set=duplicates)), s.index)
+
+    return pdr.Check(key_not_repeated, name="unique", ignore_na=False)
+
+
+def key_as_text(table_name: str, array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A file's key column as `to_contract_types` reads it (text; empty is null)."""
+    col = next(c for c in TABLES[table_name].columns if c.name == TABLES[table_name].key)
+    converted = _to_type(array, col)
+    if converted is None:
+        converted, _ = _written_as_text(array)
+        converted = pc.if_else(pc.equal(converted, ""), pa.scalar(None, pa.string()), converted)
+    return pc.cast(converted, pa.string())
+
+
+def repeated_keys(
+    pieces: Callable[[], Iterator[pa.ChunkedArray]], con: duckdb.DuckDBPyConnection
+) -> pa.Array:
+    """The keys that occur more than once in one file's key column (nulls aside), read by `pieces()`
+    a piece at a time.
+
+    A file written in key order (the usual case) is recognised piece by piece, holding one piece in
+    memory; otherwise its keys are read again into a DuckDB table on `con`, whose memory limit lets
+    it spill to disk, and counted there.
+    """
+    previous = None
+    for keys in pieces():
+        ordered = _strictly_increasing(keys) and (
+            previous is None or len(keys) == 0 or pc.less(previous, keys[0]).as_py() is True
+        )
+        if not ordered:
+            break
+        if len(keys):
+            previous = keys[len(keys) - 1]
+    else:
+        return pa.array([], pa.string())
+    con.execute("CREATE OR REPLACE TEMP TABLE _file_keys (k VARCHAR)")
+    try:
+        for keys in pieces():
+            con.register("_piece_keys", pa.table({"k": keys}))
+            try:
+                con.execute("INSERT INTO _file_keys SELECT k FROM _piece_keys")
+            finally:
+                con.unregister("_piece_keys")
+        found = con.sql("SELECT k FROM _file_keys WHERE k IS NOT NULL GROUP BY k HAVING count(*) > 1")
+        return found.to_arrow_table().column(0).combine_chunks().cast(pa.string())
+    finally:
+        con.execute("DROP TABLE IF EXISTS _file_keys")
+
+
 def _unique_check() -> pdr.Check:
     """The key appears once in its file.
 
@@ -491,11 +548,19 @@ _FRAME_MESSAGES = {
 }
 
 
-def schema_for(table_name: str, as_of: date, known_keys: KnownKeys | None = None) -> pdr.DataFrameSchema:
+def schema_for(
+    table_name: str,
+    as_of: date,
+    known_keys: KnownKeys | None = None,
+    *,
+    repeated: pa.Array | None = None,
+) -> pdr.DataFrameSchema:
     """The pandera schema of `table_name`'s typed rows for an extract dated `as_of`.
 
     With `known_keys`, references are checked against them (rules `foreign_key`, `episode_person`);
-    without, those rules are left out (for checking one table on its own).
+    without, those rules are left out (for checking one table on its own). With `repeated` (the keys
+    the whole file repeats), rule `unique` checks a piece of a file against them rather than within
+    the rows it is given.
     """
     table = TABLES[table_name]
     columns: dict[str, pdr.Column] = {}
@@ -520,7 +585,7 @@ def schema_for(table_name: str, as_of: date, known_keys: KnownKeys | None = None
             checks += [_not_after_check(as_of), _not_before_check(MIN_EVENT_DATE)]
             rules += ["after_as_of", "before_min_date"]
         if col.name == table.key:
-            checks.append(_unique_check())
+            checks.append(_unique_check() if repeated is None else _unique_in_file_check(repeated))
             rules.append("unique")
         if table_name == "people" and col.name == "person_id":
             checks += [_person_id_format_check(), _nhs_number_check()]

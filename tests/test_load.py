@@ -546,10 +546,10 @@ def test_a_failed_write_stops_the_load_and_keeps_the_old_warehouse(
     before = sha256(db)
     upsert = load._upsert
 
-    def upsert_failing_on_people(con, table, rows, salt) -> None:
+    def upsert_failing_on_people(con, table, rows, salt, replace) -> None:
         if table == "people":
             raise duckdb.IOException("disk full")
-        upsert(con, table, rows, salt)
+        upsert(con, table, rows, salt, replace)
 
     monkeypatch.setattr(load, "_upsert", upsert_failing_on_people)
     with pytest.raises(duckdb.IOException, match="disk full"):

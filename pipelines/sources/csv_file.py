@@ -30,6 +30,8 @@ from pipelines.sources.hints import likely_encodings
 
 _BOM = codecs.BOM_UTF8
 _UTF8_NAMES = frozenset({"utf_8", "utf_8_sig"})
+#: Files up to this size keep their decoded bytes between opening and reading.
+_KEEP_BYTES = 64 << 20
 
 
 def _first_undecodable(data: bytes) -> int | None:
@@ -94,8 +96,12 @@ class CsvSource:
             raise ExtractError(f"cannot read the file: {error.strerror or error}", file=path) from None
         self.size = len(raw)
         self.sha256 = sha256 or hashlib.sha256(raw).hexdigest()
-        self._data = self._decode(raw, encoding)
-        data = self._data
+        self._encoding = encoding
+        data = self._decode(raw, encoding)
+        del raw
+        # A big file is read again when its rows are wanted, so that an extract's files are not all
+        # held in memory at once while the tables are checked one after another.
+        self._data: bytes | None = data if len(data) <= _KEEP_BYTES else None
         first_line = re.split(rb"\r\n|\r|\n", data, maxsplit=1)[0].decode("utf-8")
         try:
             self.header: list[str] = next(csv.reader([first_line]), [])
@@ -154,9 +160,18 @@ class CsvSource:
     def where(self, line: int) -> str:
         return f"{self.path.name} line {line}"
 
+    def rows_at_most(self) -> int | None:
+        """At most one row per line break and one more (None for a big file, not held in memory)."""
+        return None if self._data is None else self._data.count(b"\n") + self._data.count(b"\r") + 1
+
     def read(self, columns: list[str], kinds: dict[str, str] | None = None) -> tuple[pa.Table, np.ndarray]:
         """The named columns, all as text, and each row's line number."""
-        path, data, header = self.path, self._data, self.header
+        path, header = self.path, self.header
+        data = self._data
+        if data is None:
+            warnings = list(self.warnings)
+            data = self._decode(path.read_bytes(), self._encoding)
+            self.warnings = warnings  # said when the file was opened
         if not re.search(rb"[\r\n][^\r\n]", data):
             # A header row and nothing else: a valid, empty table (Arrow cannot read it on its own).
             empty = pa.table({n: pa.array([], pa.string()) for n in columns})

@@ -173,6 +173,9 @@ class ExcelSource:
     def where(self, line: int) -> str:
         return f"{self.path.name} sheet {self.sheet} row {line}"
 
+    def rows_at_most(self) -> int:
+        return len(self._rows)
+
     def read(self, columns: list[str], kinds: dict[str, str] | None = None) -> tuple[pa.Table, np.ndarray]:
         kinds = kinds or {}
         arrays = []

@@ -10,6 +10,7 @@ stops the load.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def _is_utf8(value: bytes) -> bool:
     return True
 
 
-def _flat_parquet_columns(path: Path, frame: pa.Table) -> pa.Table:
+def _flat_parquet_columns(path: Path, frame: pa.Table, first_row: int = 0) -> pa.Table:
     """`frame` with binary columns decoded as UTF-8; ExtractError for a column no contract type fits.
 
     A nested (list, struct, map) or otherwise exotic column cannot hold a contract value, and
@@ -52,7 +53,7 @@ def _flat_parquet_columns(path: Path, frame: pa.Table) -> pa.Table:
                 raise ExtractError(
                     "not UTF-8 text; write text columns as UTF-8 strings",
                     file=path,
-                    line=row + 2,
+                    line=first_row + row + 2,
                     column=name,
                     row_word="row",
                 ) from None
@@ -111,3 +112,30 @@ class ParquetSource:
             raise ExtractError(f"not a readable Parquet file: {error}", file=self.path) from None
         frame = _flat_parquet_columns(self.path, frame)
         return frame, np.arange(2, frame.num_rows + 2, dtype=np.int64)
+
+    def rows_at_most(self) -> int:
+        return self._metadata().num_rows
+
+    def _metadata(self):
+        try:
+            return pq.ParquetFile(self.path).metadata
+        except (pa.ArrowException, OSError) as error:
+            raise ExtractError(f"not a readable Parquet file: {error}", file=self.path) from None
+
+    def read_pieces(
+        self, columns: list[str], kinds: dict[str, str] | None, rows: int
+    ) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        """The named columns `rows` at a time, with their lines: memory holds one piece (and one row
+        group being decoded), whatever the file's size."""
+        try:
+            file = pq.ParquetFile(self.path)
+            if file.metadata.num_rows <= rows:  # one piece: read it as `read` does
+                yield self.read(columns, kinds)
+                return
+            first = 0
+            for batch in file.iter_batches(batch_size=rows, columns=columns, use_threads=True):
+                frame = _flat_parquet_columns(self.path, pa.Table.from_batches([batch]), first)
+                yield frame, np.arange(first + 2, first + frame.num_rows + 2, dtype=np.int64)
+                first += frame.num_rows
+        except (pa.ArrowException, OSError) as error:
+            raise ExtractError(f"not a readable Parquet file: {error}", file=self.path) from None

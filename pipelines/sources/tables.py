@@ -18,7 +18,8 @@ contract's types, by `pipelines.sources.values`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,10 +65,40 @@ class TableFile:
     date_format: str | None = None
     warnings: list[str] = field(default_factory=list)
     mapping: TableMapping | None = None
+    #: How to read the rows of a file opened by `open_table` (None once read whole, or for a piece).
+    reader: _Reader | None = field(default=None, repr=False, compare=False)
 
     @property
     def rows(self) -> int:
         return len(self.lines)
+
+    def rows_at_most(self) -> int | None:
+        """At most how many rows the file has, if that is known without reading them (read whole, a
+        Parquet file's metadata, a sheet, or a CSV's line breaks), else None."""
+        if self.data is not None or self.reader is None:
+            return self.rows
+        return self.reader.source.rows_at_most()
+
+    def pieces(self, rows: int, columns: list[str] | None = None) -> Iterator[TableFile]:
+        """The file's rows in order, at most `rows` at a time, each piece a TableFile of its own: its
+        data (the contract columns, or only `columns`), lines and source values. A Parquet file is read
+        a piece at a time, so memory holds one piece; a CSV or a sheet is read whole first."""
+        if self.reader is not None:
+            yield from self.reader.pieces(self, rows, columns)
+            return
+        data = self.data if columns is None else self.data.select(columns)
+        for start in range(0, max(self.rows, 1), rows):
+            stop = min(start + rows, self.rows)
+            yield replace(
+                self,
+                data=data.slice(start, stop - start),
+                lines=self.lines[start:stop],
+                source_values={
+                    c: v.slice(start, stop - start)
+                    for c, v in self.source_values.items()
+                    if columns is None or c in columns
+                },
+            )
 
     @property
     def label(self) -> str:
@@ -268,14 +299,80 @@ def _apply_profile(
     return result, text
 
 
-def read_table(
+@dataclass
+class _Reader:
+    """What `open_table` found: the open source, the export column of each contract column, and the
+    export columns to read (with the contract type each feeds)."""
+
+    table: str
+    source: object
+    found: dict[str, str]
+    mapping: TableMapping | None
+    wanted: list[str]
+    kinds: dict[str, str]
+
+    def assemble(self, data: pa.Table, rows: int, columns: list[str] | None = None):
+        """The contract columns (or `columns`) of `rows` rows read from the export's `data`, and the
+        export's own values where the profile changed them."""
+        spec = TABLES[self.table]
+        arrays: list[pa.ChunkedArray] = []
+        names: list[str] = []
+        source_values: dict[str, pa.ChunkedArray] = {}
+        for col in spec.columns:
+            if columns is not None and col.name not in columns:
+                continue
+            origin = self.found.get(col.name)
+            if origin is None:
+                array = pa.chunked_array([pa.nulls(rows, pa.string())])
+            elif origin == CONSTANT:
+                constant = self.mapping.constants[col.name]
+                array = pa.chunked_array([pa.array([constant] * rows, pa.string())], type=pa.string())
+                source_values[col.name] = array
+            else:
+                array = data.column(origin)
+                if self.mapping is not None:
+                    array, own = _apply_profile(array, col.name, self.mapping)
+                    if own is not None:
+                        source_values[col.name] = own
+            arrays.append(array)
+            names.append(col.name)
+        return pa.table(arrays, names=names), source_values
+
+    def _wanted(self, columns: list[str] | None) -> list[str]:
+        if columns is None:
+            return self.wanted
+        return list(dict.fromkeys(self.found[c] for c in columns if self.found.get(c, CONSTANT) != CONSTANT))
+
+    def read(self, columns: list[str] | None = None):
+        """(contract columns, lines, source values) of the whole file."""
+        data, lines = self.source.read(self._wanted(columns), self.kinds)
+        table, source_values = self.assemble(data, len(lines), columns)
+        return table, lines, source_values
+
+    def pieces(self, tf: TableFile, rows: int, columns: list[str] | None) -> Iterator[TableFile]:
+        wanted = self._wanted(columns)
+        if hasattr(self.source, "read_pieces"):
+            parts = self.source.read_pieces(wanted, self.kinds, rows)
+        else:  # read whole, then handed on in pieces
+            whole, every_line = self.source.read(wanted, self.kinds)
+            parts = (
+                (whole.slice(start, rows), every_line[start : start + rows])
+                for start in range(0, max(len(every_line), 1), rows)
+            )
+        for data, lines in parts:
+            table, source_values = self.assemble(data, len(lines), columns)
+            yield replace(tf, data=table, lines=lines, source_values=source_values, reader=None)
+
+
+def open_table(
     table: str,
     ref: SourceRef,
     options: ReadOptions | None = None,
     mapping: TableMapping | None = None,
     sha256: str | None = None,
 ) -> TableFile:
-    """Read `table` from `ref` into its contract columns (see the module docstring)."""
+    """Open `table`'s file and find its contract columns (see the module docstring), reading no rows yet:
+    the TableFile's `pieces()` reads them. Header problems raise `ExtractError` here."""
     spec = TABLES[table]
     options = options or ReadOptions()
     options = options.merged(mapping.date_format, mapping.encoding) if mapping else options
@@ -286,24 +383,6 @@ def read_table(
     for col in spec.columns:
         if found.get(col.name, CONSTANT) != CONSTANT:
             kinds.setdefault(found[col.name], col.type)
-    data, lines = source.read(wanted, kinds)
-    arrays: list[pa.ChunkedArray] = []
-    source_values: dict[str, pa.ChunkedArray] = {}
-    for col in spec.columns:
-        origin = found.get(col.name)
-        if origin is None:
-            array = pa.chunked_array([pa.nulls(len(lines), pa.string())])
-        elif origin == CONSTANT:
-            constant = mapping.constants[col.name]
-            array = pa.chunked_array([pa.array([constant] * len(lines), pa.string())], type=pa.string())
-            source_values[col.name] = array
-        else:
-            array = data.column(origin)
-            if mapping is not None:
-                array, own = _apply_profile(array, col.name, mapping)
-                if own is not None:
-                    source_values[col.name] = own
-        arrays.append(array)
     warnings = list(source.warnings)
     where = ref.label if ref.sheet else str(ref.path)
     for column in dropped:
@@ -316,14 +395,29 @@ def read_table(
         format=source.format,
         size=source.size,
         sha256=source.sha256,
-        data=pa.table(arrays, names=spec.column_names),
-        lines=lines,
+        data=None,
+        lines=np.array([], dtype=np.int64),
         sheet=ref.sheet,
         dropped_columns=dropped,
         missing_columns=missing,
         source_columns={c: s for c, s in found.items()},
-        source_values=source_values,
+        source_values={},
         date_format=options.date_format,
         warnings=warnings,
         mapping=mapping,
+        reader=_Reader(table, source, found, mapping, wanted, kinds),
     )
+
+
+def read_table(
+    table: str,
+    ref: SourceRef,
+    options: ReadOptions | None = None,
+    mapping: TableMapping | None = None,
+    sha256: str | None = None,
+) -> TableFile:
+    """Read `table` from `ref` into its contract columns, whole (see the module docstring)."""
+    tf = open_table(table, ref, options, mapping, sha256)
+    tf.data, tf.lines, tf.source_values = tf.reader.read()
+    tf.reader = None
+    return tf
