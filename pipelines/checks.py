@@ -30,6 +30,7 @@ from pipelines.contract import OPTIONAL_TABLES, TABLE_ORDER, TABLES, create_tabl
 from pipelines.progress import Progress
 from pipelines.schemas import (
     ARROW_TYPES,
+    KeyLookup,
     KnownKeys,
     empty_failures,
     key_as_text,
@@ -217,7 +218,21 @@ def validate_extracts(
     repeats is found first (`repeated_keys`), so rule `unique` and line numbers are exact whatever
     the piece size.
     """
-    piece_rows = piece_rows or PIECE_ROWS
+    lookup = KeyLookup()
+    try:
+        return _validate_tables(con, folders, progress, accept, piece_rows or PIECE_ROWS, lookup)
+    finally:
+        lookup.close()
+
+
+def _validate_tables(
+    con: duckdb.DuckDBPyConnection,
+    folders: Folders,
+    progress: Progress,
+    accept: Callable[[str, pa.Table, bool], None],
+    piece_rows: int,
+    lookup: KeyLookup,
+) -> Validated:
     known: dict[str, pa.Array] = {}
     rejected_keys: dict[str, pa.Array] = {}
     episode_person: pa.Table | None = None
@@ -227,7 +242,7 @@ def validate_extracts(
     for table in TABLE_ORDER:
         spec = TABLES[table]
         progress.step(f"checking {table}")
-        context = KnownKeys(keys=dict(known), episode_person=episode_person)
+        context = KnownKeys(keys=dict(known), episode_person=episode_person, lookup=lookup)
         # What `con` must say of the table before any of this load's rows of it are handed on.
         held = bool(con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchall()[0][0])
         warehouse_keys = _column(con, f"SELECT {spec.key} FROM {table}") if table in REFERENCED else None

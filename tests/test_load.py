@@ -761,3 +761,29 @@ def test_progress_display_when_not_quiet_and_silence_when_quiet(
     load_extracts([extract], tmp_path / "quiet.duckdb")
     assert capsys.readouterr() == ("", "")
     assert "providers" in result.summary() and f"{ROWS['contacts']:>10}" in result.summary()
+
+
+def test_a_dead_loads_spill_folder_is_removed_by_the_next_load(extract: Path, db: Path) -> None:
+    # DuckDB spills what its memory limit cannot hold to <temp>.spill/; a load killed mid-way leaves it.
+    spill = db.with_name(f"{db.name}.tmp-999999-deadbeef.spill")
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"\0" * 4096)
+    load_extracts([extract], db)
+    assert not spill.exists()
+    assert [
+        p.name for p in db.parent.iterdir() if ".tmp-" in p.name and not p.name.endswith(".tmp-lock")
+    ] == []
+
+
+def test_a_load_holds_duckdb_to_its_memory_limit(extract: Path, db: Path, monkeypatch) -> None:
+    seen = []
+    limit = load.limit_memory
+
+    def spy(con, spill):
+        limit(con, spill)
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    monkeypatch.setattr(load, "limit_memory", spy)
+    monkeypatch.setenv("ROSC_LOAD_MEMORY_LIMIT", "600MB")
+    load_extracts([extract], db)
+    assert seen and seen[0].replace(" ", "") in ("572.2MiB", "600.0MB", "600MB")

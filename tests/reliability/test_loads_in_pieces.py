@@ -4,7 +4,8 @@ The loader reads a big file a piece at a time (`pipelines.checks.PIECE_ROWS` row
 does not grow with the extract. Here the piece is made tiny, so that every file of every case goes in
 many pieces, and the outcome is compared with a load of the same extract in one piece: the same error
 (type and message), or the same contract tables (record keys aside, as each warehouse has its salt),
-the same quarantine rows and the same per-file counts.
+the same quarantine rows and the same per-file counts. The load in pieces also looks every key set up
+through DuckDB (`pipelines.schemas.KeyLookup`, used for big key sets), the whole load through pyarrow.
 
 Every case of the bad-input corpus (CSV) is run so, and Parquet extracts whose problems sit in later
 pieces: a key repeated far apart in a file not in key order, a repeat in a file in key order, bytes
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines.checks as checks
+import pipelines.schemas as schemas
 from pipelines.contract import TABLE_ORDER
 from pipelines.generate import generate_extract
 from pipelines.load import LoadRefused, load_extracts
@@ -70,6 +72,7 @@ def _both_ways(
     (tmp_path / "pieces").mkdir()
     whole = _outcome(extracts, tmp_path / "whole" / "warehouse.duckdb", **kwargs)
     monkeypatch.setattr(checks, "PIECE_ROWS", piece_rows)
+    monkeypatch.setattr(schemas.KeyLookup, "BIG", 2)  # and key sets looked up through DuckDB
     pieces = _outcome(extracts, tmp_path / "pieces" / "warehouse.duckdb", **kwargs)
     for outcome, folder in ((whole, "whole"), (pieces, "pieces")):
         for said in ("message", "closing"):
