@@ -67,8 +67,10 @@ DEFAULT_MAX_REJECTED = 0.05
 #: Rows read, checked and written at a time: a bigger file goes in pieces, so that a load's memory is
 #: bounded by the piece, not by the extract.
 PIECE_ROWS = 1_000_000
-#: DuckDB's memory during a load or a check (beyond it, it spills to disk).
-LOAD_MEMORY_LIMIT = "1GB"
+#: DuckDB's memory while the files are checked (their pieces, the key sets and the rows being written
+#: are held beside it) and while the derived tables are built; beyond it, DuckDB spills to disk.
+CHECK_MEMORY_LIMIT = "640MB"
+BUILD_MEMORY_LIMIT = "1GB"
 TOP_PROBLEMS = 10
 
 Folders = list[tuple[ExtractFolder, dict[str, TableFile], date]]
@@ -623,11 +625,18 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM warehouse.main.{table}")
 
 
-def limit_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
-    """Hold DuckDB to `LOAD_MEMORY_LIMIT` on `con`, spilling to the folder `spill` beyond it (the
-    environment variable ROSC_LOAD_MEMORY_LIMIT, in DuckDB's words such as "2GB", sets another)."""
-    con.execute("SET memory_limit = ?", [os.environ.get("ROSC_LOAD_MEMORY_LIMIT", LOAD_MEMORY_LIMIT)])
-    con.execute("SET temp_directory = ?", [str(spill)])
+def limit_memory(
+    con: duckdb.DuckDBPyConnection, spill: Path | None = None, *, building: bool = False
+) -> None:
+    """Hold DuckDB on `con` to `CHECK_MEMORY_LIMIT` (or `BUILD_MEMORY_LIMIT` when `building`), spilling
+    to the folder `spill` beyond it. The environment variable ROSC_LOAD_MEMORY_LIMIT, in DuckDB's words
+    ("2GB"), sets one limit for both, for a machine with more memory to spare (or less)."""
+    limit = os.environ.get("ROSC_LOAD_MEMORY_LIMIT") or (
+        BUILD_MEMORY_LIMIT if building else CHECK_MEMORY_LIMIT
+    )
+    con.execute("SET memory_limit = ?", [limit])
+    if spill is not None:
+        con.execute("SET temp_directory = ?", [str(spill)])
 
 
 def check_extracts(

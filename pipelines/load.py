@@ -12,9 +12,10 @@
   folder's row replaces an earlier folder's. (A row replaced by a later folder counts as loaded.)
 - **as_of.** The `as_of` argument if given, else each folder's `extract.json` as_of, else today. No
   date may be later than it, and birth_year must be ≤ its year − 12. The load records the latest.
-- **File problems stop everything.** Every file of every folder is read and checked before the
-  warehouse is touched; a missing table, an unreadable/empty/non-UTF-8 file, a missing required
-  column or a column that looks like a direct identifier raises `ExtractError` and nothing changes.
+- **File problems stop everything.** Every file of every folder is read and checked before the new
+  warehouse is swapped in (every header, and a CSV's encoding, before any rows are read); a missing
+  table, an unreadable/empty/non-UTF-8 file, a missing required column or a column that looks like a
+  direct identifier raises `ExtractError` and nothing changes.
   Unknown extra columns are dropped and reported in `LoadResult.warnings`.
 - **Bad rows are quarantined, good rows load.** A row breaking a rule (`pipelines.schemas` lists
   them) is kept out of the contract tables and written to the `quarantine` table (load_id,
@@ -48,12 +49,21 @@
   rows_rejected, dropped_columns, sheet), fingerprint, rows_loaded, rows_rejected, strict, status
   (`loaded`, or `loaded_with_rejections`).
 
-Speed: files are read into Arrow (allocated with jemalloc, see `_jemalloc_for_arrow`); row rules
-run as pandera checks on Arrow-backed pandas frames (vectorised, no object dtype); rows go to DuckDB
-through Arrow with insertion order not preserved (so DuckDB inserts in parallel), on a writer thread
-that inserts each table while the next one is checked (`_Writer`). The contract tables carry no
-PRIMARY KEY index: the loader guarantees key uniqueness itself, and building the index would double
-the load time.
+Memory: bounded by a piece, not by the extract. The files are opened first (headers checked), then
+each table is read, checked and written a piece of `pipelines.checks.PIECE_ROWS` rows at a time (a
+Parquet file by record batches; a CSV or a sheet is read whole, one file at a time, and handed on in
+pieces). A file's repeated keys are found before its pieces are checked (`repeated_keys`: nothing to
+do for a file in key order), so rule `unique` and every line number are as for a file checked whole;
+episodes alone are checked whole, as the overlap rule compares each with every other. DuckDB is held
+to `CHECK_MEMORY_LIMIT` while the files are checked and `BUILD_MEMORY_LIMIT` while the derived tables
+are built, spilling to `<temp>.spill/` beyond them (ROSC_LOAD_MEMORY_LIMIT sets another limit).
+
+Speed: row rules run as pandera checks on Arrow-backed pandas frames (vectorised, no object dtype);
+references to big key sets are joined in DuckDB (`pipelines.schemas.KeyLookup`); Arrow memory comes
+from jemalloc (see `_jemalloc_for_arrow`); rows go to DuckDB through Arrow with insertion order not
+preserved (so DuckDB inserts in parallel), on a writer thread that inserts each piece while the next
+one is checked (`_Writer`). The contract tables carry no PRIMARY KEY index: the loader guarantees key
+uniqueness itself, and building the index would double the load time.
 """
 
 from __future__ import annotations
@@ -626,6 +636,7 @@ def load_extracts(
                 if build_derived_tables is not None:
                     progress.step("building derived tables")
                     con.execute("RESET preserve_insertion_order")  # the models run as on any connection
+                    limit_memory(con, building=True)  # the checks' pieces and key sets are gone
                     build_derived_tables(con)
                 progress.done()
 
