@@ -18,7 +18,10 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,19 +93,29 @@ class CsvSource:
     def __init__(self, path: Path, *, encoding: str | None = None, sha256: str | None = None) -> None:
         self.path = path
         self.warnings: list[str] = []
+        self._encoding = encoding
+        self._data: bytes | None = None
+        self._scan: _Scan | None = None
         try:
-            raw = path.read_bytes()
+            self.size = path.stat().st_size
+            if self.size > _KEEP_BYTES:
+                # A big file is checked a block at a time here and read a piece at a time later, so
+                # that neither its bytes nor its rows are ever all in memory.
+                self._scan = _scan(path, encoding)
+            raw = None if self._scan is not None and self._scan.ok else path.read_bytes()
         except OSError as error:
             raise ExtractError(f"cannot read the file: {error.strerror or error}", file=path) from None
-        self.size = len(raw)
-        self.sha256 = sha256 or hashlib.sha256(raw).hexdigest()
-        self._encoding = encoding
-        data = self._decode(raw, encoding)
-        del raw
-        # A big file is read again when its rows are wanted, so that an extract's files are not all
-        # held in memory at once while the tables are checked one after another.
-        self._data: bytes | None = data if len(data) <= _KEEP_BYTES else None
-        first_line = re.split(rb"\r\n|\r|\n", data, maxsplit=1)[0].decode("utf-8")
+        if raw is None:
+            self.sha256 = sha256 or self._scan.sha256
+            self.warnings += self._scan.warnings
+            first_line = self._scan.first_line.decode("utf-8")
+        else:  # a small file, or a big one the scan found a problem in: decoded whole, as it says
+            self._scan = None
+            self.sha256 = sha256 or hashlib.sha256(raw).hexdigest()
+            data = self._decode(raw, encoding)
+            del raw
+            self._data = data if len(data) <= _KEEP_BYTES else None
+            first_line = re.split(rb"\r\n|\r|\n", data, maxsplit=1)[0].decode("utf-8")
         try:
             self.header: list[str] = next(csv.reader([first_line]), [])
         except csv.Error as error:
@@ -161,14 +174,30 @@ class CsvSource:
         return f"{self.path.name} line {line}"
 
     def rows_at_most(self) -> int | None:
-        """At most one row per line break and one more (None for a big file, not held in memory)."""
+        """At most one row per line break and one more (None for a big file read whole)."""
+        if self._scan is not None:
+            return self._scan.line_breaks + 1
         return None if self._data is None else self._data.count(b"\n") + self._data.count(b"\r") + 1
+
+    def read_pieces(
+        self, columns: list[str], kinds: dict[str, str] | None, rows: int
+    ) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        """The named columns as text, about `rows` at a time, with each row's line. A small file is
+        read whole and cut; a big one is parsed by Arrow's streaming reader, its lines counted as the
+        rows come (each record one line, as the scan found) or, where quoted fields span lines or
+        blank lines sit between rows, by Python's csv module reading beside it."""
+        if self._scan is None:
+            frame, lines = self.read(columns, kinds)
+            for start in range(0, max(len(lines), 1), rows):
+                yield frame.slice(start, rows), lines[start : start + rows]
+            return
+        yield from _stream(self, columns, rows)
 
     def read(self, columns: list[str], kinds: dict[str, str] | None = None) -> tuple[pa.Table, np.ndarray]:
         """The named columns, all as text, and each row's line number."""
         path, header = self.path, self.header
         data = self._data
-        if data is None:
+        if data is None:  # a big file, read whole (for `rosc map init`, or a problem's exact line)
             warnings = list(self.warnings)
             data = self._decode(path.read_bytes(), self._encoding)
             self.warnings = warnings  # said when the file was opened
@@ -231,3 +260,253 @@ class CsvSource:
         else:
             lines = np.arange(2, frame.num_rows + 2, dtype=np.int64)
         return frame, lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Big files: scanned a block at a time, then streamed.
+
+_BLOCK = 1 << 24
+#: Bytes Arrow's streaming reader parses at a time (a row must fit in one).
+_STREAM_BLOCK = 1 << 24
+_ASCII_COMPATIBLE = frozenset({"utf_8", "utf_8_sig", "cp1252", "latin_1", "iso8859_15", "ascii", "cp850"})
+
+
+@dataclass
+class _Scan:
+    """What a block-by-block pass over a big file found: `ok` when it is text in its encoding (else
+    the file is decoded whole, so the error is reported exactly as for a small one)."""
+
+    ok: bool = True
+    sha256: str = ""
+    first_line: bytes = b""
+    line_breaks: int = 0
+    #: Every record is one physical line (no quoted field spans lines, no blank line, no bare CR), so
+    #: row n of the file is line n + 1.
+    one_line_records: bool = True
+    has_lf: bool = False
+    #: Something follows the header row (else the file is a valid, empty table).
+    rows: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _scan(path: Path, encoding: str | None) -> _Scan:
+    name = _canonical(encoding) if encoding else "utf_8"
+    utf8 = name in _UTF8_NAMES
+    scan = _Scan()
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8" if utf8 else encoding)()
+    as_utf8 = None if utf8 else codecs.getincrementaldecoder("utf-8")()  # for the warning below
+    valid_utf8, ascii_only, any_text = True, True, False
+    quotes = 0  # quote characters so far: odd means inside a quoted field
+    head = b""  # the bytes up to the first line break
+    previous = b""
+    with path.open("rb") as f:
+        first = True
+        while block := f.read(max(_BLOCK, 4) if first else _BLOCK):
+            digest.update(block)
+            if first:
+                first = False
+                if utf8 and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    scan.ok = False
+                    return scan
+                if utf8 and block.startswith(_BOM):
+                    block = block[len(_BOM) :]
+            if not re.search(rb"[\r\n]", head):
+                head += block
+                if re.search(rb"[\r\n][^\r\n]", head):
+                    scan.rows = True
+            elif not scan.rows and re.search(rb"[^\r\n]", block):
+                scan.rows = True
+            any_text = any_text or bool(block.strip())
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                scan.ok = False
+                return scan
+            if not utf8:
+                ascii_only = ascii_only and block.isascii()
+                if valid_utf8:
+                    try:
+                        as_utf8.decode(block)
+                    except UnicodeDecodeError:
+                        valid_utf8 = False
+            scan.line_breaks += block.count(b"\n")
+            scan.has_lf = scan.has_lf or b"\n" in block
+            if scan.one_line_records:
+                joined = previous + block[:2]
+                if (
+                    name not in _ASCII_COMPATIBLE
+                    or b"\n\n" in block
+                    or b"\n\r\n" in block
+                    or b"\n\n" in joined
+                    or b"\n\r\n" in joined
+                    or block.count(b"\r") != block.count(b"\r\n") + (block.endswith(b"\r"))
+                    or (previous.endswith(b"\r") and not block.startswith(b"\n"))
+                ):
+                    scan.one_line_records = False
+                elif b'"' in block or quotes % 2:
+                    array = np.frombuffer(block, dtype=np.uint8)
+                    opened = np.cumsum(array == ord('"'), dtype=np.int64) + quotes
+                    if (opened[array == ord("\n")] % 2).any():
+                        scan.one_line_records = False
+                    quotes = int(opened[-1])
+            previous = (previous + block)[-2:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        scan.ok = False
+        return scan
+    if not any_text:
+        scan.ok = False  # decoded whole, it says the file is empty
+        return scan
+    first_line = re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]
+    scan.first_line = first_line if utf8 else first_line.decode(encoding).encode("utf-8")
+    if not scan.has_lf:
+        scan.one_line_records = False  # classic-Mac CR line ends
+    scan.sha256 = digest.hexdigest()
+    if not utf8 and not ascii_only and valid_utf8:
+        scan.warnings.append(
+            f"{path}: read as {encoding} as asked, but the file is valid UTF-8 with accented "
+            "letters: if names look garbled (Ã©), load it without --encoding"
+        )
+    return scan
+
+
+def _record_lines(source: CsvSource) -> Iterator[int]:
+    """The starting line of every non-blank record after the header, read by Python's csv module as
+    `_csv_record_lines` reads a whole file; ExtractError for a row of the wrong width."""
+    encoding = source._encoding or "utf-8-sig"
+    if _canonical(encoding) == "utf_8":
+        encoding = "utf-8-sig"
+    width = len(source.header)
+    with source.path.open(encoding=encoding, newline="\n" if source._scan.has_lf else "") as f:
+        reader = csv.reader(f)
+        line = 0
+        limit = csv.field_size_limit(max(csv.field_size_limit(), source.size + 1))
+        try:
+            header = True
+            wrong: list[tuple[int, int]] = []
+            for row in reader:
+                start = line + 1
+                line = reader.line_num
+                if not row:
+                    continue
+                if header:
+                    header = False
+                    continue
+                if len(row) != width:
+                    wrong.append((start, len(row)))
+                elif not wrong:
+                    yield start
+        except csv.Error as error:
+            raise ExtractError(f"cannot parse the CSV: {error}", file=source.path, line=line + 1) from None
+        finally:
+            csv.field_size_limit(limit)
+    if wrong:
+        line, n = wrong[0]
+        raise ExtractError(
+            f"the row has {n} fields but the header has {width}"
+            + (f" ({len(wrong)} such rows)" if len(wrong) > 1 else ""),
+            file=source.path,
+            line=line,
+        )
+
+
+def _stream(source: CsvSource, columns: list[str], rows: int) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    header, path, scan = source.header, source.path, source._scan
+    invalid: list[int] = []
+
+    def on_invalid_row(row: pacsv.InvalidRow) -> str:
+        invalid.append(row.actual_columns)
+        return "skip"
+
+    if not scan.rows:  # a header row and nothing else: a valid, empty table
+        yield pa.table({n: pa.array([], pa.string()) for n in columns}), np.array([], dtype=np.int64)
+        return
+    encoding = source._encoding or "utf8"
+
+    def open_reader(block_size: int) -> pacsv.CSVStreamingReader:
+        return pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                use_threads=True,
+                block_size=block_size,
+                column_names=[f"c{i}" for i in range(len(header))],
+                skip_rows=1,
+                encoding="utf8" if _canonical(encoding) in _UTF8_NAMES else encoding,
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{i}": pa.string() for i in range(len(header))},
+                include_columns=[f"c{header.index(name)}" for name in columns],
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    lines = None if scan.one_line_records else _record_lines(source)
+    first_line = 2
+    held: list[pa.RecordBatch] = []
+    held_rows = 0
+    given = 0  # rows handed on
+
+    def piece() -> tuple[pa.Table, np.ndarray]:
+        nonlocal first_line, given, held, held_rows
+        frame = pa.Table.from_batches(held, schema=held[0].schema if held else None)
+        if not held:
+            frame = pa.table({n: pa.array([], pa.string()) for n in columns})
+        frame = frame.rename_columns(columns)
+        if lines is None:
+            numbers = np.arange(first_line, first_line + frame.num_rows, dtype=np.int64)
+            first_line += frame.num_rows
+        else:
+            numbers = np.fromiter(itertools.islice(lines, frame.num_rows), dtype=np.int64, count=-1)
+            if len(numbers) != frame.num_rows:
+                raise ExtractError("could not match the rows read to lines of the file", file=path)
+        given += frame.num_rows
+        held, held_rows = [], 0
+        return frame, numbers
+
+    def wrong_width() -> ExtractError:
+        for _ in _record_lines(source):  # raises, naming the row's line
+            pass
+        return ExtractError("could not match the rows read to lines of the file", file=path)
+
+    block_size, pieces = _STREAM_BLOCK, 0
+    while True:
+        held, held_rows, skip = [], 0, given
+        try:
+            for batch in open_reader(block_size):
+                if invalid:  # a row of the wrong width
+                    raise wrong_width()
+                if skip:  # rows handed on before the reader was opened again
+                    if batch.num_rows <= skip:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                held.append(batch)
+                held_rows += batch.num_rows
+                if held_rows >= rows:
+                    yield piece()
+                    pieces += 1
+            break
+        except pa.ArrowInvalid as error:
+            if "straddl" in str(error) and block_size < source.size:
+                block_size *= 4  # a row longer than the block: read again, in bigger blocks
+                continue
+            raise ExtractError(f"cannot parse the CSV: {error}", file=path) from None
+        except pa.ArrowException as error:
+            raise ExtractError(f"cannot parse the CSV: {error}", file=path) from None
+    if invalid:
+        raise wrong_width()
+    if held or not pieces:
+        yield piece()
+    if lines is None and given != scan.line_breaks + (0 if _ends_with_line_feed(path) else 1) - 1:
+        raise ExtractError(f"could not match the {given} rows read to the lines of the file", file=path)
+
+
+def _ends_with_line_feed(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"

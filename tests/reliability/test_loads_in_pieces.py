@@ -25,6 +25,7 @@ import pytest
 
 import pipelines.checks as checks
 import pipelines.schemas as schemas
+import pipelines.sources.csv_file as csv_file
 from pipelines.contract import TABLE_ORDER
 from pipelines.generate import generate_extract
 from pipelines.load import LoadRefused, load_extracts
@@ -66,13 +67,16 @@ def _outcome(extracts: list[Path], db: Path, **kwargs) -> dict:
 
 
 def _both_ways(
-    monkeypatch, tmp_path: Path, extracts: list[Path], piece_rows: int, **kwargs
+    monkeypatch, tmp_path: Path, extracts: list[Path], piece_rows: int, scan_block: int = 5, **kwargs
 ) -> tuple[dict, dict]:
     (tmp_path / "whole").mkdir()
     (tmp_path / "pieces").mkdir()
     whole = _outcome(extracts, tmp_path / "whole" / "warehouse.duckdb", **kwargs)
     monkeypatch.setattr(checks, "PIECE_ROWS", piece_rows)
     monkeypatch.setattr(schemas.KeyLookup, "BIG", 2)  # and key sets looked up through DuckDB
+    monkeypatch.setattr(csv_file, "_KEEP_BYTES", 0)  # and every CSV scanned and streamed as a big one,
+    monkeypatch.setattr(csv_file, "_BLOCK", scan_block)  # in blocks of 5 bytes,
+    monkeypatch.setattr(csv_file, "_STREAM_BLOCK", 300)  # parsed 300 bytes at a time
     pieces = _outcome(extracts, tmp_path / "pieces" / "warehouse.duckdb", **kwargs)
     for outcome, folder in ((whole, "whole"), (pieces, "pieces")):
         for said in ("message", "closing"):
@@ -176,3 +180,43 @@ def test_a_second_folder_upserts_the_first_alike_in_pieces(parquet_extract, tmp_
     whole, pieces = _both_ways(monkeypatch, tmp_path, [parquet_extract, second], 700)
     assert "error" not in whole
     assert pieces == whole
+
+
+@pytest.fixture(scope="module")
+def csv_extract(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("csv") / "extract"
+    generate_extract(folder, people=300, seed=7, fmt="csv")
+    return folder
+
+
+@pytest.mark.parametrize("line_ends", ["\n", "\r\n"])
+def test_a_csv_extract_streamed_in_pieces_loads_the_same_rows(
+    csv_extract, tmp_path, monkeypatch, line_ends
+) -> None:
+    folder = tmp_path / "extract"
+    shutil.copytree(csv_extract, folder)
+    for path in folder.glob("*.csv"):
+        path.write_bytes(path.read_bytes().replace(b"\n", line_ends.encode()))
+    whole, pieces = _both_ways(monkeypatch, tmp_path, [folder], 997, scan_block=4093)
+    assert "error" not in whole and sum(whole["loaded"].values()) > 10_000
+    assert pieces == whole
+
+
+def test_quoted_line_breaks_and_blank_lines_late_in_a_streamed_csv_keep_exact_lines(
+    csv_extract, tmp_path, monkeypatch
+) -> None:
+    folder = tmp_path / "extract"
+    shutil.copytree(csv_extract, folder)
+    path = folder / "contacts.csv"
+    lines = path.read_text().splitlines()
+    at = len(lines) - 40
+    header = lines[0].split(",")
+    fields = lines[at].split(",")
+    fields[header.index("support_type")] = '"not\na code"'  # a quoted field spanning two lines
+    lines[at] = ",".join(fields)
+    lines.insert(at - 5, "")  # and a blank line before it
+    path.write_text("\n".join(lines) + "\n")
+    whole, pieces = _both_ways(monkeypatch, tmp_path, [folder], 1000, scan_block=4093)
+    assert pieces == whole
+    code = [q for q in whole["quarantine"] if q[3] == "support_type"]
+    assert [q[2] for q in code] == [at + 2]  # line at+1 of the list, one line further for the blank
