@@ -477,7 +477,12 @@ class DashboardData:
         layer (threshold 5), cached; the view is checked (`check_view`) and scoped to the signed-in
         person's programmes like every other. Each table keeps the metric layer's ``attrs`` (cohort,
         exposure, outcome, covariates, warnings)."""
-        from pipelines.metrics import compare_peer_support, peer_support_dose, peer_support_timing
+        from pipelines.metrics import (
+            compare_peer_support,
+            peer_support_dose,
+            peer_support_records,
+            peer_support_timing,
+        )
 
         self.check_view(start, end, filters)
         filters = scoped_filters(filters)  # the signed-in person's access (dashboard.auth)
@@ -489,6 +494,9 @@ class DashboardData:
                 "suppress": True,
                 "threshold": SUPPRESSION_THRESHOLD,
             }
+            # One query of the cohort serves the three tables.
+            records = peer_support_records(self.warehouse, metric, start, end, filters=shared["filters"])
+            shared["records"] = records
             tables = {
                 "comparison": compare_peer_support(self.warehouse, metric, start, end, **shared),
                 "dose": peer_support_dose(self.warehouse, metric, start, end, **shared),

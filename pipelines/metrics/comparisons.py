@@ -224,6 +224,33 @@ def peer_support_records(
     return records
 
 
+def _records(
+    source: object,
+    metric: str,
+    start: DateLike,
+    end: DateLike,
+    as_of: DateLike | None,
+    filters: Mapping[str, object] | None,
+    records: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """`peer_support_records` for these arguments, or `records` when given (one query serving the
+    comparison, the dose and the timing tables), after checking they are the cohort asked for."""
+    if records is None:
+        return peer_support_records(source, metric, start, end, as_of=as_of, filters=filters)
+    wanted = {
+        "metric": metric,
+        "start": _as_date(start, "start"),
+        "end": _as_date(end, "end"),
+        "filters": {d: list(v) for d, v in static_filters(filters).items()},
+    }
+    if as_of is not None:
+        wanted["as_of"] = _as_date(as_of, "as_of")
+    given = {k: records.attrs.get(k) for k in wanted}
+    if given != wanted:
+        raise ValueError(f"records are the cohort of {given}, not of {wanted}")
+    return records.copy()  # the caller's frame is left as it was
+
+
 def _context(
     metric: str, start: date, end: date, as_of: date, allowed: Mapping[str, Sequence[str]], *, suppress: bool
 ) -> dict[str, object]:
@@ -289,6 +316,7 @@ def compare_peer_support(
     covariates: Sequence[str] = CASE_MIX_COVARIATES,
     min_events_per_parameter: float = DEFAULT_MIN_EVENTS_PER_PARAMETER,
     min_level_records: int = DEFAULT_MIN_LEVEL_RECORDS,
+    records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Crude and case-mix-adjusted difference in ``metric``'s outcome share, exposed − unexposed, on its
     landmark cohort (see the module docstring), each with a 95% interval.
@@ -309,7 +337,7 @@ def compare_peer_support(
     exposure, outcome, records, observational, covariates and ``warnings`` (the reasons, as sentences).
     """
     definition = _peer_metric(metric)
-    records = peer_support_records(source, metric, start, end, as_of=as_of, filters=filters)
+    records = _records(source, metric, start, end, as_of, filters, records)
     context = dict(records.attrs)
     groups = group_table(definition, records, "exposed", ("1", "0"), suppress=suppress, threshold=threshold)
     exposed, unexposed = groups.iloc[0], groups.iloc[1]
@@ -413,13 +441,15 @@ def peer_support_dose(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
+    records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The outcome share of ``metric``'s landmark cohort by dose: the number of attended peer contacts in
     the landmark window, in `PEER_DOSE_BANDS` (0, 1–2, 3+). Crude (not adjusted) shares: ``dose``,
     numerator, denominator, value, 95% Wilson interval, suppressed, suppressed_reason, as `group_table`
-    (perturbed and suppressed when shared). ``attrs`` as for `compare_peer_support`, without warnings."""
+    (perturbed and suppressed when shared). ``attrs`` as for `compare_peer_support`, without warnings.
+    ``records``: the cohort `peer_support_records` gave for the same arguments, to reuse its query."""
     definition = _peer_metric(metric)
-    records = peer_support_records(source, metric, start, end, as_of=as_of, filters=filters)
+    records = _records(source, metric, start, end, as_of, filters, records)
     table = group_table(definition, records, "dose", PEER_DOSE_BANDS, suppress=suppress, threshold=threshold)
     table.attrs = {**records.attrs, "disclosure": _disclosure_of(suppress)}
     return table
@@ -435,6 +465,7 @@ def peer_support_timing(
     filters: Mapping[str, object] | None = None,
     suppress: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
+    records: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Re-presentation by when the peer contact was, on representation_6m's landmark cohort: during the
     episode that ended at D (from its start to D), after discharge (in (D, D + 28], the landmark
@@ -442,7 +473,7 @@ def peer_support_timing(
     denominator, value, 95% Wilson interval, suppressed, suppressed_reason (as `group_table`).
 
     Only representation_6m has a timing: retention's exposure window (days 0–27) is during treatment by
-    construction, so ValueError for another metric.
+    construction, so ValueError for another metric. ``records`` as for `peer_support_dose`.
     """
     if metric != "representation_6m":
         raise ValueError(
@@ -450,7 +481,7 @@ def peer_support_timing(
             f"representation_6m only, not {metric!r}: retention's landmark window is during treatment"
         )
     definition = _peer_metric(metric)
-    records = peer_support_records(source, metric, start, end, as_of=as_of, filters=filters)
+    records = _records(source, metric, start, end, as_of, filters, records)
     table = group_table(
         definition, records, "timing", tuple(TIMING_GROUPS), suppress=suppress, threshold=threshold
     )

@@ -496,3 +496,28 @@ def test_rosc_compare_peer_support(confounded) -> None:
     assert filtered.exit_code == 0, filtered.output
     assert '"exposed_n": 160' in filtered.stdout
     assert filtered.stderr.splitlines()[-1].startswith("warning: adjusted: not estimable")
+
+
+def test_one_query_of_the_cohort_serves_every_table_alike(confounded) -> None:
+    """The dashboard queries the cohort once and hands it to the three tables: each equals the table
+    computed from its own query; a cohort of other arguments is refused, not silently used."""
+    for metric in ("retention_12wk", "representation_6m"):
+        records = peer_support_records(confounded, metric, START, END, as_of=AS_OF)
+        before = records.copy()
+        tables = [compare_peer_support, peer_support_dose]
+        if metric == "representation_6m":
+            tables.append(peer_support_timing)
+        for table in tables:
+            own = table(confounded, metric, START, END, as_of=AS_OF)
+            reused = table(confounded, metric, START, END, as_of=AS_OF, records=records)
+            pd.testing.assert_frame_equal(reused, own)
+            assert reused.attrs == own.attrs
+        pd.testing.assert_frame_equal(records, before)  # left as it was
+        with pytest.raises(ValueError, match="records are the cohort of"):
+            peer_support_dose(
+                confounded, metric, START, END - timedelta(days=1), as_of=AS_OF, records=records
+            )
+        with pytest.raises(ValueError, match="records are the cohort of"):
+            peer_support_dose(
+                confounded, metric, START, END, as_of=AS_OF, filters={"sex": ["male"]}, records=records
+            )
