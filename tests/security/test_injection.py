@@ -607,9 +607,18 @@ REVIEWED: dict[str, dict[str, str]] = {
     "pipelines/load.py::_previous_load": {"LOAD_HISTORY_TABLE": "a constant"},
     "pipelines/checks.py::_merge": {"key": "contract primary key"},
     "pipelines/checks.py::_attach_warehouse": {"table": "contract table name (TABLE_ORDER)"},
-    "pipelines/checks.py::validate_extracts": {
+    "pipelines/checks.py::_validate_tables": {
         "spec.key": "contract primary key",
-        "table": "contract table name",
+        "table": "contract table name (TABLE_ORDER)",
+    },
+    "pipelines/schemas.py::KeyLookup._table": {
+        "name": "made here: '_keys_' and a count",
+    },
+    "pipelines/schemas.py::KeyLookup.among": {
+        "table": "a name KeyLookup._table made ('_keys_<n>'); the values are a registered Arrow table",
+    },
+    "pipelines/schemas.py::KeyLookup.same_owner": {
+        "table": "a name KeyLookup._table made ('_keys_<n>'); the values are a registered Arrow table",
     },
     "pipelines/load.py::_upsert": {
         "table": "contract table name",
