@@ -5,6 +5,13 @@ row rather than a failed read. Each row carries its line number: the physical li
 row starts, the header being line 1 (a quoted field spanning lines is handled; blank lines are skipped
 but counted). LF, CRLF and classic-Mac CR line ends are all read.
 
+Size: a file up to 64 MB is decoded and parsed whole. A bigger one is never held in memory: opening it
+scans it a block at a time (`_scan`: encoding, hash, header, and whether every record is one physical
+line), and `read_pieces` parses it with Arrow's streaming reader, counting lines as rows come, or, where
+quoted fields span lines or blank lines sit between rows, reading them beside it with the csv module.
+A big file whose bytes are not text in its encoding is decoded whole, so the error names the byte and
+line as for a small one.
+
 Encoding: UTF-8 unless the user names another (`--encoding cp1252`); a UTF-8 byte-order mark is
 accepted and stripped. A file that is not in the encoding it is read in stops the load with a message
 naming the line and the byte, and, for a file read as UTF-8, the encoding charset-normalizer finds most
@@ -101,7 +108,7 @@ class CsvSource:
             if self.size > _KEEP_BYTES:
                 # A big file is checked a block at a time here and read a piece at a time later, so
                 # that neither its bytes nor its rows are ever all in memory.
-                self._scan = _scan(path, encoding)
+                self._scan = _scan(path, encoding, digest=sha256 is None)
             raw = None if self._scan is not None and self._scan.ok else path.read_bytes()
         except OSError as error:
             raise ExtractError(f"cannot read the file: {error.strerror or error}", file=path) from None
@@ -289,11 +296,12 @@ class _Scan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _scan(path: Path, encoding: str | None) -> _Scan:
+def _scan(path: Path, encoding: str | None, *, digest: bool = True) -> _Scan:
+    """See `_Scan`; with `digest` False the file's sha256 (known already) is not computed."""
     name = _canonical(encoding) if encoding else "utf_8"
     utf8 = name in _UTF8_NAMES
     scan = _Scan()
-    digest = hashlib.sha256()
+    hasher = hashlib.sha256() if digest else None
     decoder = codecs.getincrementaldecoder("utf-8" if utf8 else encoding)()
     as_utf8 = None if utf8 else codecs.getincrementaldecoder("utf-8")()  # for the warning below
     valid_utf8, ascii_only, any_text = True, True, False
@@ -303,7 +311,8 @@ def _scan(path: Path, encoding: str | None) -> _Scan:
     with path.open("rb") as f:
         first = True
         while block := f.read(max(_BLOCK, 4) if first else _BLOCK):
-            digest.update(block)
+            if hasher is not None:
+                hasher.update(block)
             if first:
                 first = False
                 if utf8 and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -337,11 +346,16 @@ def _scan(path: Path, encoding: str | None) -> _Scan:
                 if (
                     name not in _ASCII_COMPATIBLE
                     or b"\n\n" in block
-                    or b"\n\r\n" in block
                     or b"\n\n" in joined
                     or b"\n\r\n" in joined
-                    or block.count(b"\r") != block.count(b"\r\n") + (block.endswith(b"\r"))
                     or (previous.endswith(b"\r") and not block.startswith(b"\n"))
+                    or (
+                        b"\r" in block  # CR only as part of CRLF (a bare CR ends a row for Arrow)
+                        and (
+                            b"\n\r\n" in block
+                            or block.count(b"\r") != block.count(b"\r\n") + (block.endswith(b"\r"))
+                        )
+                    )
                 ):
                     scan.one_line_records = False
                 elif b'"' in block or quotes % 2:
@@ -363,7 +377,7 @@ def _scan(path: Path, encoding: str | None) -> _Scan:
     scan.first_line = first_line if utf8 else first_line.decode(encoding).encode("utf-8")
     if not scan.has_lf:
         scan.one_line_records = False  # classic-Mac CR line ends
-    scan.sha256 = digest.hexdigest()
+    scan.sha256 = hasher.hexdigest() if hasher is not None else ""
     if not utf8 and not ascii_only and valid_utf8:
         scan.warnings.append(
             f"{path}: read as {encoding} as asked, but the file is valid UTF-8 with accented "
