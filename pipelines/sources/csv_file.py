@@ -80,6 +80,30 @@ def _csv_record_lines(text: str) -> list[tuple[int, int]]:
     return records
 
 
+def _arrow_options(
+    header: list[str], columns: list[str], block_size: int, on_invalid_row, encoding: str = "utf8"
+):
+    """Arrow's CSV options, the same for a whole file and a stream: every column as text, the header
+    skipped, empty fields null, rows of the wrong width handed to `on_invalid_row`."""
+    return {
+        "read_options": pacsv.ReadOptions(
+            use_threads=True,
+            block_size=block_size,
+            column_names=[f"c{i}" for i in range(len(header))],
+            skip_rows=1,
+            encoding=encoding,
+        ),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={f"c{i}": pa.string() for i in range(len(header))},
+            include_columns=[f"c{header.index(name)}" for name in columns],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    }
+
+
 class _CsvSyntaxError(Exception):
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
@@ -222,20 +246,7 @@ class CsvSource:
         try:
             frame = pacsv.read_csv(
                 pa.py_buffer(data),
-                read_options=pacsv.ReadOptions(
-                    use_threads=True,
-                    block_size=1 << 24,
-                    column_names=[f"c{i}" for i in range(len(header))],
-                    skip_rows=1,
-                ),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={f"c{i}": pa.string() for i in range(len(header))},
-                    include_columns=[f"c{header.index(name)}" for name in columns],
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
+                **_arrow_options(header, columns, 1 << 24, on_invalid_row),
             )
         except (pa.ArrowInvalid, pa.ArrowException) as error:
             raise ExtractError(f"cannot parse the CSV: {error}", file=path) from None
@@ -440,24 +451,8 @@ def _stream(source: CsvSource, columns: list[str], rows: int) -> Iterator[tuple[
     encoding = source._encoding or "utf8"
 
     def open_reader(block_size: int) -> pacsv.CSVStreamingReader:
-        return pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                use_threads=True,
-                block_size=block_size,
-                column_names=[f"c{i}" for i in range(len(header))],
-                skip_rows=1,
-                encoding="utf8" if _canonical(encoding) in _UTF8_NAMES else encoding,
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f"c{i}": pa.string() for i in range(len(header))},
-                include_columns=[f"c{header.index(name)}" for name in columns],
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        text = "utf8" if _canonical(encoding) in _UTF8_NAMES else encoding
+        return pacsv.open_csv(path, **_arrow_options(header, columns, block_size, on_invalid_row, text))
 
     lines = None if scan.one_line_records else _record_lines(source)
     first_line = 2

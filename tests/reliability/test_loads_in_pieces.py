@@ -95,10 +95,20 @@ def test_every_corpus_case_gives_the_same_outcome_in_pieces_of_two_rows(case, tm
     assert pieces == whole
 
 
+def _generated(tmp_path_factory, fmt: str) -> Path:
+    folder = tmp_path_factory.mktemp(fmt) / "extract"
+    generate_extract(folder, people=300, seed=7, fmt=fmt)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def parquet_extract(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("parquet") / "extract"
-    generate_extract(folder, people=300, seed=7, fmt="parquet")
+    return _generated(tmp_path_factory, "parquet")
+
+
+def _copy(extract: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "extract"
+    shutil.copytree(extract, folder)
     return folder
 
 
@@ -116,8 +126,7 @@ def test_a_parquet_extract_in_pieces_loads_the_same_rows(parquet_extract, tmp_pa
 def test_a_key_repeated_far_apart_in_a_file_out_of_order_is_rejected_at_both_lines(
     parquet_extract, tmp_path, monkeypatch
 ) -> None:
-    folder = tmp_path / "extract"
-    shutil.copytree(parquet_extract, folder)
+    folder = _copy(parquet_extract, tmp_path)
 
     def repeat_first_contact_last(contacts: pa.Table) -> pa.Table:
         contacts = contacts.take(list(range(contacts.num_rows - 1, -1, -1)))  # not in key order
@@ -135,8 +144,7 @@ def test_a_key_repeated_far_apart_in_a_file_out_of_order_is_rejected_at_both_lin
 def test_a_repeat_in_a_file_in_key_order_is_found_across_pieces(
     parquet_extract, tmp_path, monkeypatch
 ) -> None:
-    folder = tmp_path / "extract"
-    shutil.copytree(parquet_extract, folder)
+    folder = _copy(parquet_extract, tmp_path)
 
     def sorted_with_a_repeat(contacts: pa.Table) -> pa.Table:
         contacts = contacts.sort_by("contact_id")
@@ -149,8 +157,7 @@ def test_a_repeat_in_a_file_in_key_order_is_found_across_pieces(
 
 
 def test_bytes_not_utf8_in_a_later_piece_name_their_row(parquet_extract, tmp_path, monkeypatch) -> None:
-    folder = tmp_path / "extract"
-    shutil.copytree(parquet_extract, folder)
+    folder = _copy(parquet_extract, tmp_path)
 
     path = folder / "contacts.parquet"
     contacts = pq.read_table(path)
@@ -184,17 +191,14 @@ def test_a_second_folder_upserts_the_first_alike_in_pieces(parquet_extract, tmp_
 
 @pytest.fixture(scope="module")
 def csv_extract(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("csv") / "extract"
-    generate_extract(folder, people=300, seed=7, fmt="csv")
-    return folder
+    return _generated(tmp_path_factory, "csv")
 
 
 @pytest.mark.parametrize("line_ends", ["\n", "\r\n"])
 def test_a_csv_extract_streamed_in_pieces_loads_the_same_rows(
     csv_extract, tmp_path, monkeypatch, line_ends
 ) -> None:
-    folder = tmp_path / "extract"
-    shutil.copytree(csv_extract, folder)
+    folder = _copy(csv_extract, tmp_path)
     for path in folder.glob("*.csv"):
         path.write_bytes(path.read_bytes().replace(b"\n", line_ends.encode()))
     whole, pieces = _both_ways(monkeypatch, tmp_path, [folder], 997, scan_block=4093)
@@ -205,8 +209,7 @@ def test_a_csv_extract_streamed_in_pieces_loads_the_same_rows(
 def test_quoted_line_breaks_and_blank_lines_late_in_a_streamed_csv_keep_exact_lines(
     csv_extract, tmp_path, monkeypatch
 ) -> None:
-    folder = tmp_path / "extract"
-    shutil.copytree(csv_extract, folder)
+    folder = _copy(csv_extract, tmp_path)
     path = folder / "contacts.csv"
     lines = path.read_text().splitlines()
     at = len(lines) - 40
