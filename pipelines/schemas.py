@@ -35,6 +35,8 @@ that pass everything else.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -305,6 +307,7 @@ class KeyLookup:
         if self._con is not None:
             self._con.close()
             self._con = None
+            shutil.rmtree(self._spill, ignore_errors=True)
         self._held.clear()
 
     def wanted(self, keys: pa.Array | pa.Table, values: int) -> bool:
@@ -318,6 +321,9 @@ class KeyLookup:
         if self._con is None:
             self._con = duckdb.connect()
             self._con.execute("SET memory_limit = '512MB'")
+            # Beyond it DuckDB spills; an in-memory database would spill to ./.tmp, wherever the user is.
+            self._spill = tempfile.mkdtemp(prefix="rosc-keys-")
+            self._con.execute("SET temp_directory = ?", [self._spill])
         name = f"_keys_{len(self._held)}"
         data = keys if isinstance(keys, pa.Table) else pa.table({"k": keys})
         self._con.register("_new_keys", data)
@@ -349,12 +355,12 @@ class KeyLookup:
         )
 
     def same_owner(self, episodes: pa.ChunkedArray, people: pa.ChunkedArray, owners: pa.Table) -> np.ndarray:
-        """Per row: its episode is unknown or null, or belongs to its person (`owners`: episode_id,
-        person_id)."""
+        """Per row: its episode is unknown or null, or its person is null, or the episode belongs to
+        its person (`owners`: episode_id, person_id), as `_episode_person_check` reads it in pyarrow."""
         table = self._table(owners)
         return self._failing(
             f"SELECT i FROM _piece JOIN {table} ON _piece.e = {table}.episode_id "
-            f"WHERE _piece.p IS DISTINCT FROM {table}.person_id",
+            f"WHERE _piece.p <> {table}.person_id",  # a null person is rule required's, as in pyarrow
             pa.table({"e": episodes, "p": people}),
             len(episodes),
         )

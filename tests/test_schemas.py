@@ -328,3 +328,34 @@ def test_big_unsorted_frames_with_duplicates_are_caught() -> None:
     assert bool(check(frame["person_id"]).check_passed)
     frame.iloc[10, 0] = ids[3]
     assert list(np.flatnonzero(~check(frame["person_id"]).check_output.to_numpy())) == [3, 10]
+
+
+def test_key_lookup_answers_as_pyarrow_does_and_leaves_no_spill_folder() -> None:
+    """`KeyLookup` (DuckDB joins, for big key sets) against pyarrow's is_in / index_in on random keys
+    with nulls, unknown keys and repeats; its spill folder goes with it."""
+    import os
+
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(3)
+    keys = pa.array([f"K{i}" for i in range(5_000)])
+    drawn = [None if r < 0.05 else f"K{int(r * 6_000)}" for r in rng.random(20_000)]
+    values = pa.chunked_array([pa.array(drawn, pa.string())])
+    lookup = schemas.KeyLookup()
+    try:
+        expected = pc.or_kleene(pc.is_null(values), pc.is_in(values, value_set=keys)).to_numpy(
+            zero_copy_only=False
+        )
+        assert (lookup.among(values, keys) == expected).all() and not expected.all() and expected.any()
+        owners = pa.table({"episode_id": keys, "person_id": pa.array([f"P{i % 700}" for i in range(5_000)])})
+        people = pa.chunked_array(
+            [pa.array([None if r < 0.03 else f"P{int(r * 700)}" for r in rng.random(20_000)], pa.string())]
+        )
+        owner = pc.take(owners.column("person_id"), pc.index_in(values, value_set=keys))
+        expected = pc.fill_null(pc.equal(owner, people), True).to_numpy(zero_copy_only=False)
+        assert (lookup.same_owner(values, people, owners) == expected).all() and not expected.all()
+        spill = lookup._spill
+        assert os.path.isdir(spill)
+    finally:
+        lookup.close()
+    assert not os.path.exists(spill)
