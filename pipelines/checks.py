@@ -207,13 +207,11 @@ def validate_extracts(
     folders: Folders,
     progress: Progress,
     accept: Callable[[str, pa.Table, bool], None],
-    *,
-    piece_rows: int | None = None,
 ) -> Validated:
     """Check every table in TABLE_ORDER, handing its accepted rows to `accept(table, rows, replace)`
     as soon as they are checked and `con` has been asked all it needs about the table.
 
-    A file is read, checked and handed on a piece of `piece_rows` rows at a time (`PIECE_ROWS`), so
+    A file is read, checked and handed on a piece of `PIECE_ROWS` rows at a time, so
     memory holds a piece, not the extract; `replace` says whether rows already in the table may share
     the piece's keys (the warehouse held rows, or an earlier folder gave some: the rows are upserted).
     Episodes are handed on whole, once the overlap rule has compared them all. A key the whole file
@@ -222,7 +220,7 @@ def validate_extracts(
     """
     lookup = KeyLookup()
     try:
-        return _validate_tables(con, folders, progress, accept, piece_rows or PIECE_ROWS, lookup)
+        return _validate_tables(con, folders, progress, accept, PIECE_ROWS, lookup)
     finally:
         lookup.close()
 
@@ -327,8 +325,8 @@ def _repeated_keys(con: duckdb.DuckDBPyConnection, tf: TableFile, piece_rows: in
     key = TABLES[tf.table].key
 
     def keys():
-        for piece in tf.pieces(piece_rows, columns=[key]):
-            yield key_as_text(tf.table, piece.data.column(key))
+        for values in tf.values(key, piece_rows):
+            yield key_as_text(tf.table, values)
 
     return repeated_keys(keys, con)
 

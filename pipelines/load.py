@@ -77,6 +77,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator, Sequence
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -410,8 +411,8 @@ class _Writer:
 
     def submit(self, table: str, rows: pa.Table, replace: bool) -> None:
         """Queue `rows` for inserting into `table` (upserting them with `replace`)."""
-        while sum(not write.done() for _, write in self._writes) >= self._QUEUED:
-            next(write for _, write in self._writes if not write.done()).result()
+        if len(self._writes) >= self._QUEUED:  # one thread writes in order: wait for the write before last
+            futures.wait([self._writes[-self._QUEUED][1]])
         write = self._thread.submit(_upsert, self._cursor, table, rows, self._salt, replace)
         self._writes.append((table, write))  # a finished write no longer holds its rows
 

@@ -108,3 +108,11 @@ class SourceRef:
     @property
     def label(self) -> str:
         return f"{self.path.name} sheet {self.sheet}" if self.sheet else self.path.name
+
+
+def read_whole_in_pieces(source, columns: list[str], kinds: dict[str, str] | None, rows: int):
+    """`source.read(columns, kinds)`, handed on `rows` rows at a time with their lines: for a file that
+    is read whole (a sheet, a small CSV) where a big one would be read a piece at a time."""
+    frame, lines = source.read(columns, kinds)
+    for start in range(0, max(len(lines), 1), rows):
+        yield frame.slice(start, rows), lines[start : start + rows]

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipelines.sources.base import ExtractError
+from pipelines.sources.base import ExtractError, read_whole_in_pieces
 from pipelines.sources.hints import likely_encodings
 
 _BOM = codecs.BOM_UTF8
@@ -211,18 +211,16 @@ class CsvSource:
         return None if self._data is None else self._data.count(b"\n") + self._data.count(b"\r") + 1
 
     def read_pieces(
-        self, columns: list[str], kinds: dict[str, str] | None, rows: int
+        self, columns: list[str], kinds: dict[str, str] | None, rows: int, *, numbered: bool = True
     ) -> Iterator[tuple[pa.Table, np.ndarray]]:
         """The named columns as text, about `rows` at a time, with each row's line. A small file is
         read whole and cut; a big one is parsed by Arrow's streaming reader, its lines counted as the
         rows come (each record one line, as the scan found) or, where quoted fields span lines or
-        blank lines sit between rows, by Python's csv module reading beside it."""
+        blank lines sit between rows, by Python's csv module reading beside it. Not `numbered` (only
+        the values are wanted), the csv module is spared and the lines are row numbers + 1."""
         if self._scan is None:
-            frame, lines = self.read(columns, kinds)
-            for start in range(0, max(len(lines), 1), rows):
-                yield frame.slice(start, rows), lines[start : start + rows]
-            return
-        yield from _stream(self, columns, rows)
+            return read_whole_in_pieces(self, columns, kinds, rows)
+        return _stream(self, columns, rows, numbered)
 
     def read(self, columns: list[str], kinds: dict[str, str] | None = None) -> tuple[pa.Table, np.ndarray]:
         """The named columns, all as text, and each row's line number."""
@@ -437,7 +435,9 @@ def _record_lines(source: CsvSource) -> Iterator[int]:
         )
 
 
-def _stream(source: CsvSource, columns: list[str], rows: int) -> Iterator[tuple[pa.Table, np.ndarray]]:
+def _stream(
+    source: CsvSource, columns: list[str], rows: int, numbered: bool = True
+) -> Iterator[tuple[pa.Table, np.ndarray]]:
     header, path, scan = source.header, source.path, source._scan
     invalid: list[int] = []
 
@@ -454,7 +454,7 @@ def _stream(source: CsvSource, columns: list[str], rows: int) -> Iterator[tuple[
         text = "utf8" if _canonical(encoding) in _UTF8_NAMES else encoding
         return pacsv.open_csv(path, **_arrow_options(header, columns, block_size, on_invalid_row, text))
 
-    lines = None if scan.one_line_records else _record_lines(source)
+    lines = None if scan.one_line_records or not numbered else _record_lines(source)
     first_line = 2
     held: list[pa.RecordBatch] = []
     held_rows = 0
@@ -511,7 +511,7 @@ def _stream(source: CsvSource, columns: list[str], rows: int) -> Iterator[tuple[
         raise wrong_width()
     if held or not pieces:
         yield piece()
-    if lines is None and given != scan.line_breaks + (0 if _ends_with_line_feed(path) else 1) - 1:
+    if scan.one_line_records and given != scan.line_breaks + (0 if _ends_with_line_feed(path) else 1) - 1:
         raise ExtractError(f"could not match the {given} rows read to the lines of the file", file=path)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 from python_calamine import CalamineError, CalamineWorkbook
 
-from pipelines.sources.base import ExtractError
+from pipelines.sources.base import ExtractError, read_whole_in_pieces
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 _EPOCH_1900 = datetime(1899, 12, 30)
@@ -175,6 +175,12 @@ class ExcelSource:
 
     def rows_at_most(self) -> int:
         return len(self._rows)
+
+    def read_pieces(
+        self, columns: list[str], kinds: dict[str, str] | None, rows: int, *, numbered: bool = True
+    ):
+        """A sheet is read whole (workbooks are small), then handed on in pieces."""
+        return read_whole_in_pieces(self, columns, kinds, rows)
 
     def read(self, columns: list[str], kinds: dict[str, str] | None = None) -> tuple[pa.Table, np.ndarray]:
         kinds = kinds or {}

@@ -123,10 +123,10 @@ class ParquetSource:
             raise ExtractError(f"not a readable Parquet file: {error}", file=self.path) from None
 
     def read_pieces(
-        self, columns: list[str], kinds: dict[str, str] | None, rows: int
+        self, columns: list[str], kinds: dict[str, str] | None, rows: int, *, numbered: bool = True
     ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-        """The named columns `rows` at a time, with their lines: memory holds one piece (and one row
-        group being decoded), whatever the file's size."""
+        """The named columns `rows` at a time, with their lines (which cost nothing, `numbered` or not):
+        memory holds one piece (and one row group being decoded), whatever the file's size."""
         try:
             file = pq.ParquetFile(self.path)
             if file.metadata.num_rows <= rows:  # one piece: read it as `read` does

@@ -75,30 +75,24 @@ class TableFile:
     def rows_at_most(self) -> int | None:
         """At most how many rows the file has, if that is known without reading them (read whole, a
         Parquet file's metadata, a sheet, or a CSV's line breaks), else None."""
-        if self.data is not None or self.reader is None:
-            return self.rows
-        return self.reader.source.rows_at_most()
+        return self.rows if self.reader is None else self.reader.source.rows_at_most()
 
-    def pieces(self, rows: int, columns: list[str] | None = None) -> Iterator[TableFile]:
-        """The file's rows in order, at most `rows` at a time, each piece a TableFile of its own: its
-        data (the contract columns, or only `columns`), lines and source values. A Parquet file is read
-        a piece at a time, so memory holds one piece; a CSV or a sheet is read whole first."""
-        if self.reader is not None:
-            yield from self.reader.pieces(self, rows, columns)
-            return
-        data = self.data if columns is None else self.data.select(columns)
-        for start in range(0, max(self.rows, 1), rows):
-            stop = min(start + rows, self.rows)
-            yield replace(
-                self,
-                data=data.slice(start, stop - start),
-                lines=self.lines[start:stop],
-                source_values={
-                    c: v.slice(start, stop - start)
-                    for c, v in self.source_values.items()
-                    if columns is None or c in columns
-                },
-            )
+    def pieces(self, rows: int) -> Iterator[TableFile]:
+        """The rows of a file opened by `open_table`, in order, at most `rows` at a time, each piece a
+        TableFile of its own: its data (the contract columns), lines and source values. A Parquet file
+        or a big CSV is read a piece at a time, so memory holds one piece; a sheet or a small CSV is
+        read whole first."""
+        return self._opened().pieces(self, rows)
+
+    def values(self, column: str, rows: int) -> Iterator[pa.ChunkedArray]:
+        """One contract column of an opened file, `rows` at a time, without the cost of line numbers."""
+        for data, _ in self._opened().parts(rows, [column], numbered=False):
+            yield data.column(column)
+
+    def _opened(self) -> _Reader:
+        if self.reader is None:
+            raise ValueError(f"{self.label} was read whole (read_table): its rows are in .data")
+        return self.reader
 
     @property
     def label(self) -> str:
@@ -343,24 +337,22 @@ class _Reader:
             return self.wanted
         return list(dict.fromkeys(self.found[c] for c in columns if self.found.get(c, CONSTANT) != CONSTANT))
 
-    def read(self, columns: list[str] | None = None):
+    def read(self):
         """(contract columns, lines, source values) of the whole file."""
-        data, lines = self.source.read(self._wanted(columns), self.kinds)
-        table, source_values = self.assemble(data, len(lines), columns)
+        data, lines = self.source.read(self.wanted, self.kinds)
+        table, source_values = self.assemble(data, len(lines))
         return table, lines, source_values
 
-    def pieces(self, tf: TableFile, rows: int, columns: list[str] | None) -> Iterator[TableFile]:
-        wanted = self._wanted(columns)
-        if hasattr(self.source, "read_pieces"):
-            parts = self.source.read_pieces(wanted, self.kinds, rows)
-        else:  # read whole, then handed on in pieces
-            whole, every_line = self.source.read(wanted, self.kinds)
-            parts = (
-                (whole.slice(start, rows), every_line[start : start + rows])
-                for start in range(0, max(len(every_line), 1), rows)
-            )
-        for data, lines in parts:
-            table, source_values = self.assemble(data, len(lines), columns)
+    def parts(self, rows: int, columns: list[str] | None = None, *, numbered: bool = True):
+        """(contract columns or `columns`, lines) of the file, `rows` at a time."""
+        for data, lines in self.source.read_pieces(
+            self._wanted(columns), self.kinds, rows, numbered=numbered
+        ):
+            yield self.assemble(data, len(lines), columns)[0], lines
+
+    def pieces(self, tf: TableFile, rows: int) -> Iterator[TableFile]:
+        for data, lines in self.source.read_pieces(self.wanted, self.kinds, rows):
+            table, source_values = self.assemble(data, len(lines))
             yield replace(tf, data=table, lines=lines, source_values=source_values, reader=None)
 
 
