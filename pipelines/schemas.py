@@ -420,13 +420,14 @@ def _strictly_increasing(values: pa.ChunkedArray) -> bool:
 def _unique_in_file_check(duplicates: pa.Array) -> pdr.Check:
     """The key appears once in its file, for a file checked a piece at a time: `duplicates` holds
     the keys the whole file repeats (found beforehand by `repeated_keys`)."""
+    return pdr.Check(lambda s: _not_among(s, duplicates), name="unique", ignore_na=False)
 
-    def key_not_repeated(s: pd.Series) -> pd.Series:
-        if len(duplicates) == 0:
-            return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
-        return _bools(pc.invert(pc.is_in(_arrow(s), value_set=duplicates)), s.index)
 
-    return pdr.Check(key_not_repeated, name="unique", ignore_na=False)
+def _not_among(s: pd.Series, repeated: pa.Array) -> pd.Series:
+    """Per value: not one of the `repeated` keys (a null passes: it is rule required's)."""
+    if len(repeated) == 0:
+        return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
+    return _bools(pc.invert(pc.is_in(_arrow(s), value_set=repeated)), s.index)
 
 
 def key_as_text(table_name: str, array: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -440,14 +441,14 @@ def key_as_text(table_name: str, array: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def repeated_keys(
-    pieces: Callable[[], Iterator[pa.ChunkedArray]], con: duckdb.DuckDBPyConnection
+    pieces: Callable[[], Iterator[pa.ChunkedArray]], con: duckdb.DuckDBPyConnection | None = None
 ) -> pa.Array:
     """The keys that occur more than once in one file's key column (nulls aside), read by `pieces()`
     a piece at a time.
 
     A file written in key order (the usual case) is recognised piece by piece, holding one piece in
-    memory; otherwise its keys are read again into a DuckDB table on `con`, whose memory limit lets
-    it spill to disk, and counted there.
+    memory; otherwise its keys are read again into a DuckDB table on `con` (a connection of its own
+    when None), whose memory limit lets it spill to disk, and counted there.
     """
     previous = None
     for keys in pieces():
@@ -460,10 +461,14 @@ def repeated_keys(
             previous = keys[len(keys) - 1]
     else:
         return pa.array([], pa.string())
+    own = con is None
+    con = duckdb.connect() if own else con
     con.execute("CREATE OR REPLACE TEMP TABLE _file_keys (k VARCHAR)")
     try:
         for keys in pieces():
-            con.register("_piece_keys", pa.table({"k": keys}))
+            # DuckDB scans an Arrow table in parallel by record batch: give it row-group-sized batches.
+            batches = pa.table({"k": keys}).to_batches(max_chunksize=122_880)
+            con.register("_piece_keys", pa.Table.from_batches(batches, schema=pa.schema([("k", keys.type)])))
             try:
                 con.execute("INSERT INTO _file_keys SELECT k FROM _piece_keys")
             finally:
@@ -472,33 +477,20 @@ def repeated_keys(
         return found.to_arrow_table().column(0).combine_chunks().cast(pa.string())
     finally:
         con.execute("DROP TABLE IF EXISTS _file_keys")
+        if own:
+            con.close()
 
 
 def _unique_check() -> pdr.Check:
     """The key appears once in its file.
 
-    For big files a DuckDB distinct count (parallel) answers first; pandas' duplicated() finds
-    the offending rows only when there are some.
+    For big files `repeated_keys` answers (nothing to do for keys in order; otherwise a DuckDB
+    count, in parallel); pandas' duplicated() for small ones.
     """
 
     def key_appears_once(s: pd.Series) -> pd.Series:
         if len(s) >= _BIG_FRAME_ROWS:
-            values = _arrow(s)
-            if _strictly_increasing(values):  # extracts are often written in key order
-                return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
-            batches = pa.Table.from_arrays([values], names=["k"]).to_batches(max_chunksize=122_880)
-            con = duckdb.connect()
-            try:
-                con.register(
-                    "key_values", pa.Table.from_batches(batches, schema=pa.schema([("k", values.type)]))
-                )
-                distinct, non_null = con.execute(
-                    "SELECT count(DISTINCT k), count(k) FROM key_values"
-                ).fetchall()[0]
-            finally:
-                con.close()
-            if distinct == non_null:
-                return pd.Series(np.ones(len(s), dtype=bool), index=s.index)
+            return _not_among(s, repeated_keys(lambda: iter([_arrow(s)])))
         return ~s.duplicated(keep=False) | s.isna()
 
     return pdr.Check(key_appears_once, name="unique", ignore_na=False)
