@@ -27,7 +27,7 @@ import hashlib
 import io
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,26 +58,41 @@ def _first_undecodable(data: bytes) -> int | None:
     return None
 
 
-def _csv_record_lines(text: str) -> list[tuple[int, int]]:
-    """(starting line, number of fields) of every non-blank record, header included."""
-    # Lines end at LF (so a CR inside a quoted field is not a line break, as on the fast path);
-    # a file without a single LF has classic-Mac CR line ends.
-    reader = csv.reader(io.StringIO(text, newline="\n" if "\n" in text else ""))
-    records = []
+def _data_record_lines(text: Iterable[str], path: Path, width: int, size: int) -> Iterator[int]:
+    """The starting line of every non-blank record after the header, read by Python's csv module from
+    `text` (lines as the file splits them), for a whole file or one streamed; ExtractError for a CSV
+    syntax error (at its line) or for rows of another width than the header's `width` (the first one,
+    and how many: once one is found no more lines are given, the rest only counted)."""
+    reader = csv.reader(text)
     line = 0
+    header = True
+    wrong: list[tuple[int, int]] = []
     # The csv module refuses fields over 128 KiB by default; the contract sets no such limit.
-    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    limit = csv.field_size_limit(max(csv.field_size_limit(), size + 1))
     try:
         for row in reader:
             start = line + 1
             line = reader.line_num
-            if row:
-                records.append((start, len(row)))
+            if not row:
+                continue
+            if header:
+                header = False
+            elif len(row) != width:
+                wrong.append((start, len(row)))
+            elif not wrong:
+                yield start
     except csv.Error as error:
-        raise _CsvSyntaxError(str(error), line + 1) from None
+        raise ExtractError(f"cannot parse the CSV: {error}", file=path, line=line + 1) from None
     finally:
         csv.field_size_limit(limit)
-    return records
+    if wrong:
+        line, n = wrong[0]
+        raise ExtractError(
+            f"the row has {n} fields but the header has {width}"
+            + (f" ({len(wrong)} such rows)" if len(wrong) > 1 else ""),
+            file=path,
+            line=line,
+        )
 
 
 def _arrow_options(
@@ -102,12 +117,6 @@ def _arrow_options(
             quoted_strings_can_be_null=True,
         ),
     }
-
-
-class _CsvSyntaxError(Exception):
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 def _canonical(encoding: str) -> str:
@@ -254,21 +263,11 @@ class CsvSource:
         physical_lines = newlines + (0 if data.endswith(b"\n") else 1)
         if invalid or physical_lines != frame.num_rows + 1:
             # Quoted fields spanning lines, blank lines or bad rows: find each record's line exactly.
-            try:
-                records = _csv_record_lines(data.decode("utf-8"))
-            except _CsvSyntaxError as error:
-                raise ExtractError(f"cannot parse the CSV: {error}", file=path, line=error.line) from None
-            width = len(header)
-            wrong = [(line, n) for line, n in records[1:] if n != width]
-            if wrong:
-                line, n = wrong[0]
-                raise ExtractError(
-                    f"the row has {n} fields but the header has {width}"
-                    + (f" ({len(wrong)} such rows)" if len(wrong) > 1 else ""),
-                    file=path,
-                    line=line,
-                )
-            lines = np.array([line for line, _ in records[1:]], dtype=np.int64)
+            text = data.decode("utf-8")
+            # Lines end at LF (so a CR inside a quoted field is not a line break, as on the fast path);
+            # a file without a single LF has classic-Mac CR line ends.
+            split = io.StringIO(text, newline="\n" if "\n" in text else "")
+            lines = np.fromiter(_data_record_lines(split, path, len(header), len(text)), dtype=np.int64)
             if len(lines) != frame.num_rows:
                 raise ExtractError(
                     f"could not match the {frame.num_rows} rows read to lines of the file", file=path
@@ -396,43 +395,12 @@ def _scan(path: Path, encoding: str | None, *, digest: bool = True) -> _Scan:
 
 
 def _record_lines(source: CsvSource) -> Iterator[int]:
-    """The starting line of every non-blank record after the header, read by Python's csv module as
-    `_csv_record_lines` reads a whole file; ExtractError for a row of the wrong width."""
+    """`_data_record_lines` of a big file, read from disk as the whole-file path reads its text."""
     encoding = source._encoding or "utf-8-sig"
     if _canonical(encoding) == "utf_8":
         encoding = "utf-8-sig"
-    width = len(source.header)
     with source.path.open(encoding=encoding, newline="\n" if source._scan.has_lf else "") as f:
-        reader = csv.reader(f)
-        line = 0
-        limit = csv.field_size_limit(max(csv.field_size_limit(), source.size + 1))
-        try:
-            header = True
-            wrong: list[tuple[int, int]] = []
-            for row in reader:
-                start = line + 1
-                line = reader.line_num
-                if not row:
-                    continue
-                if header:
-                    header = False
-                    continue
-                if len(row) != width:
-                    wrong.append((start, len(row)))
-                elif not wrong:
-                    yield start
-        except csv.Error as error:
-            raise ExtractError(f"cannot parse the CSV: {error}", file=source.path, line=line + 1) from None
-        finally:
-            csv.field_size_limit(limit)
-    if wrong:
-        line, n = wrong[0]
-        raise ExtractError(
-            f"the row has {n} fields but the header has {width}"
-            + (f" ({len(wrong)} such rows)" if len(wrong) > 1 else ""),
-            file=source.path,
-            line=line,
-        )
+        yield from _data_record_lines(f, source.path, len(source.header), source.size)
 
 
 def _stream(
