@@ -95,6 +95,14 @@ def _data_record_lines(text: Iterable[str], path: Path, width: int, size: int) -
         )
 
 
+def _utf8_read_as(path: Path, encoding: str) -> str:
+    """The warning for a file read in the encoding the user named that is valid UTF-8 with accents."""
+    return (
+        f"{path}: read as {encoding} as asked, but the file is valid UTF-8 with accented "
+        "letters: if names look garbled (Ã©), load it without --encoding"
+    )
+
+
 def _arrow_options(
     header: list[str], columns: list[str], block_size: int, on_invalid_row, encoding: str = "utf8"
 ):
@@ -177,10 +185,7 @@ class CsvSource:
                 ) from None
             text = text.removeprefix("\ufeff")
             if not raw.isascii() and _first_undecodable(raw) is None:
-                self.warnings.append(
-                    f"{path}: read as {encoding} as asked, but the file is valid UTF-8 with accented "
-                    "letters: if names look garbled (Ã©), load it without --encoding"
-                )
+                self.warnings.append(_utf8_read_as(path, encoding))
             data = text.encode("utf-8")
             if not data.strip():
                 raise ExtractError("the file is empty (not even a header row)", file=path)
@@ -387,10 +392,7 @@ def _scan(path: Path, encoding: str | None, *, digest: bool = True) -> _Scan:
         scan.one_line_records = False  # classic-Mac CR line ends
     scan.sha256 = hasher.hexdigest() if hasher is not None else ""
     if not utf8 and not ascii_only and valid_utf8:
-        scan.warnings.append(
-            f"{path}: read as {encoding} as asked, but the file is valid UTF-8 with accented "
-            "letters: if names look garbled (Ã©), load it without --encoding"
-        )
+        scan.warnings.append(_utf8_read_as(path, encoding))
     return scan
 
 
