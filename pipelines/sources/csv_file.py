@@ -95,6 +95,11 @@ def _data_record_lines(text: Iterable[str], path: Path, width: int, size: int) -
         )
 
 
+def _no_rows(columns: list[str]) -> pa.Table:
+    """A table of the named text columns without rows (a header and nothing else)."""
+    return pa.table({n: pa.array([], pa.string()) for n in columns})
+
+
 def _utf8_read_as(path: Path, encoding: str) -> str:
     """The warning for a file read in the encoding the user named that is valid UTF-8 with accents."""
     return (
@@ -246,7 +251,7 @@ class CsvSource:
             self.warnings = warnings  # said when the file was opened
         if not re.search(rb"[\r\n][^\r\n]", data):
             # A header row and nothing else: a valid, empty table (Arrow cannot read it on its own).
-            empty = pa.table({n: pa.array([], pa.string()) for n in columns})
+            empty = _no_rows(columns)
             return empty, np.array([], dtype=np.int64)
 
         invalid: list[int] = []
@@ -416,7 +421,7 @@ def _stream(
         return "skip"
 
     if not scan.rows:  # a header row and nothing else: a valid, empty table
-        yield pa.table({n: pa.array([], pa.string()) for n in columns}), np.array([], dtype=np.int64)
+        yield _no_rows(columns), np.array([], dtype=np.int64)
         return
     encoding = source._encoding or "utf8"
 
@@ -432,10 +437,7 @@ def _stream(
 
     def piece() -> tuple[pa.Table, np.ndarray]:
         nonlocal first_line, given, held, held_rows
-        frame = pa.Table.from_batches(held, schema=held[0].schema if held else None)
-        if not held:
-            frame = pa.table({n: pa.array([], pa.string()) for n in columns})
-        frame = frame.rename_columns(columns)
+        frame = pa.Table.from_batches(held).rename_columns(columns) if held else _no_rows(columns)
         if lines is None:
             numbers = np.arange(first_line, first_line + frame.num_rows, dtype=np.int64)
             first_line += frame.num_rows
