@@ -13,7 +13,7 @@ from charts.style import (
     LIMIT,
     NEITHER,
     OKABE_ITO,
-    SUPPRESSED,
+    corner_note,
     empty_figure,
     hover_lines,
     style,
@@ -92,17 +92,7 @@ def _unit_points(
 def _not_drawn_note(fig: go.Figure, hidden: int, why: str) -> None:
     """Say how many units are not drawn, and why, above the plot's top right corner."""
     if hidden:
-        fig.add_annotation(
-            text=f"{hidden} {why} (not drawn; listed in the table)",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=1.0,
-            y=1.02,
-            xanchor="right",
-            yanchor="bottom",
-            font={"size": 11, "color": SUPPRESSED},
-        )
+        corner_note(fig, f"{hidden} {why} (not drawn; listed in the table)", right=True)
 
 
 def funnel_figure(

@@ -209,6 +209,22 @@ def suppressed_marks(fig: go.Figure, x: Iterable, reasons: Iterable[object] | No
     fig.update_layout(yaxis9={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True})
 
 
+def corner_note(fig: go.Figure, text: str, *, right: bool = False) -> None:
+    """A short grey note just above the plot's top left (or right) corner: what the chart leaves out or
+    how it is drawn."""
+    fig.add_annotation(
+        text=text,
+        showarrow=False,
+        xref="paper",
+        yref="paper",
+        x=1.0 if right else 0.0,
+        y=1.02,
+        xanchor="right" if right else "left",
+        yanchor="bottom",
+        font={"size": 11, "color": SUPPRESSED},
+    )
+
+
 def caption_banner(fig: go.Figure, caption: str) -> None:
     """A caption that must be read with the chart (e.g. "observational"), as a boxed line above the plot,
     the top margin widened to hold it; nothing when ``caption`` is empty."""

@@ -137,17 +137,10 @@ def funnel_figure(
         target_label=label,
     )
     if (params.get(ids.PROGRAMMES_COMPARISON) == "adjusted") and metric not in ADJUSTABLE_METRICS:
-        figure.add_annotation(
-            text="Crude: case-mix adjustment is offered for retention, early exit, completion and "
+        figures.corner_note(
+            figure,
+            "Crude: case-mix adjustment is offered for retention, early exit, completion and "
             "re-presentation only",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.0,
-            y=1.02,
-            xanchor="left",
-            yanchor="bottom",
-            font={"size": 11, "color": figures.SUPPRESSED},
         )
     return figure
 
